@@ -1,0 +1,341 @@
+"""The curated FAQ knowledge base: schema, loader and checker.
+
+Entries live in `knowledge/faq/*.yaml` as `{entries: [...]}`. Every problem is reported
+as `file:line: message`, with the line taken from the YAML node marks, so whoever edits
+the YAML can jump straight to it. Pure: reads files, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+FAQ_DIR = KNOWLEDGE_DIR / "faq"
+
+__all__ = [
+    "FAQ_DIR",
+    "KNOWLEDGE_DIR",
+    "Entry",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "Problem",
+    "SourceRef",
+    "check_kb",
+    "load_kb",
+    "same_text_key",
+]
+
+_KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_Text = Annotated[str, Field(min_length=1)]
+
+
+class KnowledgeBaseError(Exception):
+    """The knowledge base files are missing or invalid (the message lists each problem)."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class SourceRef(BaseModel):
+    """Where an answer comes from: every entry cites at least one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: _Text
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+
+
+class Entry(BaseModel):
+    """One curated question with its answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    question: _Text
+    phrasings: tuple[_Text, ...]
+    answer: _Text
+    codes: tuple[str, ...]
+    tags: tuple[_Text, ...]
+    state: str | None
+    sources: Annotated[tuple[SourceRef, ...], Field(min_length=1)]
+    last_verified: date
+    review_by: date
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_kebab_case(cls, value: str) -> str:
+        if not re.fullmatch(_KEBAB, value):
+            raise ValueError(f"id {value!r} must be kebab-case (lowercase words and digits joined by '-')")
+        return value
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_are_quoted(cls, value: Any) -> Any:
+        # Unquoted 97124 is an int in YAML; 09xxx would silently lose its zero.
+        if isinstance(value, (list, tuple)):
+            for code in value:
+                if not isinstance(code, str):
+                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state_is_two_letters(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError(f"state {value!r} must be two uppercase letters (e.g. FL) or null")
+        return value
+
+    @model_validator(mode="after")
+    def _review_after_verified(self) -> Entry:
+        if self.review_by <= self.last_verified:
+            raise ValueError(
+                f"review_by {self.review_by} must be after last_verified {self.last_verified}"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the knowledge base, located for an editor."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """The loaded entries, in file order, with lookup by id."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def by_id(self) -> dict[str, Entry]:
+        return self._by_id
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
+
+    def get(self, entry_id: str) -> Entry | None:
+        return self._by_id.get(entry_id)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def same_text_key(text: str) -> str:
+    """What makes two phrasings "the same" for duplicate checks: case and spacing ignored."""
+    return " ".join(text.casefold().split()).rstrip("?.! ")
+
+
+# --- reading YAML with line numbers -------------------------------------------------------
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml when present) that leaves dates as strings.
+
+    Dates are then parsed by pydantic, so `2026-13-01` becomes a located field error
+    instead of an exception that aborts the whole file.
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class _RawEntry:
+    """An entry mapping as read, with the line of the entry and of each key and list item."""
+
+    data: Any
+    line: int
+    key_lines: dict[str, int]
+    item_lines: dict[str, list[int]]
+
+    def line_of(self, key: Any, index: Any = None) -> int:
+        if isinstance(index, int) and key in self.item_lines and index < len(self.item_lines[key]):
+            return self.item_lines[key][index]
+        return self.key_lines.get(key, self.line)
+
+
+def _read_file(path: Path, problems: list[Problem]) -> list[_RawEntry]:
+    """Parse one FAQ file into raw entries; YAML and shape errors go to `problems`."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as ex:
+        problems.append(Problem(name, 1, f"cannot read file: {ex}"))
+        return []
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as ex:
+        mark = getattr(ex, "problem_mark", None) or getattr(ex, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(ex, "problem", None) or str(ex).splitlines()[0]
+        problems.append(Problem(name, line, f"YAML syntax error: {reason}"))
+        return []
+    finally:
+        loader.dispose()
+
+    if not isinstance(data, dict) or "entries" not in data:
+        problems.append(Problem(name, 1, "expected a mapping with an `entries:` list at the top"))
+        return []
+    extra = sorted(str(k) for k in data if k != "entries")
+    if extra:
+        problems.append(Problem(name, 1, f"unexpected top-level key(s): {', '.join(extra)}"))
+    seq_node = next(v for k, v in root.value if k.value == "entries")
+    if not isinstance(data["entries"], list):
+        problems.append(Problem(name, seq_node.start_mark.line + 1, "`entries` must be a list"))
+        return []
+
+    raws = []
+    for node, item in zip(seq_node.value, data["entries"]):
+        line = node.start_mark.line + 1
+        if not isinstance(item, dict):
+            problems.append(Problem(name, line, "each entry must be a mapping of fields"))
+            continue
+        key_lines, item_lines = {}, {}
+        for key_node, value_node in node.value:
+            if key_node.value in key_lines:
+                # PyYAML keeps the last value silently; an editor would not expect that.
+                problems.append(
+                    Problem(name, key_node.start_mark.line + 1, f"duplicate key {key_node.value!r} in entry")
+                )
+            key_lines[key_node.value] = key_node.start_mark.line + 1
+            if isinstance(value_node, yaml.SequenceNode):
+                item_lines[key_node.value] = [n.start_mark.line + 1 for n in value_node.value]
+        raws.append(_RawEntry(item, line, key_lines, item_lines))
+    return raws
+
+
+def _label(raw: _RawEntry) -> str:
+    entry_id = raw.data.get("id")
+    return f"entry {entry_id!r}" if isinstance(entry_id, str) else "entry"
+
+
+def _validate(raw: _RawEntry, name: str, problems: list[Problem]) -> Entry | None:
+    try:
+        return Entry.model_validate(raw.data)
+    except ValidationError as ex:
+        errors = ex.errors()
+        nested = {e["loc"][0] for e in errors if len(e["loc"]) > 1}
+        for err in errors:
+            loc = err["loc"]
+            if err["type"] == "too_short" and loc and loc[0] in nested:
+                continue  # "needs at least one" only because its items were invalid: noise
+            key = loc[0] if loc else None
+            where = ".".join(str(part) for part in loc) if loc else "entry"
+            if err["type"] == "missing":
+                message = f"missing field {where!r}"
+                line = raw.line
+            elif err["type"] == "extra_forbidden":
+                message = f"unknown field {where!r}"
+                line = raw.line_of(key)
+            else:
+                reason = err["msg"].removeprefix("Value error, ")
+                message = f"{where}: {reason}" if loc else reason
+                line = raw.line_of(key, loc[1] if len(loc) > 1 else None)
+            problems.append(Problem(name, line, f"{_label(raw)}: {message}"))
+        return None
+
+
+def _scan(
+    faq_dir: Path, known_codes: frozenset[str] | None, today: date | None
+) -> tuple[list[Entry], list[Problem]]:
+    """Read and check every FAQ file; returns the valid entries and all problems found."""
+    problems: list[Problem] = []
+    if not faq_dir.is_dir():
+        return [], [Problem(str(faq_dir), 0, "FAQ directory not found")]
+    files = sorted(faq_dir.glob("*.yaml")) + sorted(faq_dir.glob("*.yml"))
+    if not files:
+        return [], [Problem(str(faq_dir), 0, "no FAQ files (*.yaml) found")]
+
+    entries: list[Entry] = []
+    seen_ids: dict[str, str] = {}
+    seen_texts: dict[str, tuple[str, str]] = {}  # text key -> (entry id, "file:line")
+    for path in files:
+        name = str(path)
+        for raw in _read_file(path, problems):
+            entry = _validate(raw, name, problems)
+            if entry is None:
+                continue
+            where = f"{name}:{raw.line}"
+            if entry.id in seen_ids:
+                problems.append(
+                    Problem(name, raw.line, f"duplicate id {entry.id!r} (first at {seen_ids[entry.id]})")
+                )
+                continue
+            seen_ids[entry.id] = where
+
+            texts = [(entry.question, raw.line_of("question"))] + [
+                (p, raw.line_of("phrasings", i)) for i, p in enumerate(entry.phrasings)
+            ]
+            for text, line in texts:
+                key = same_text_key(text)
+                if key in seen_texts:
+                    other_id, other_where = seen_texts[key]
+                    whose = "this entry" if other_id == entry.id else f"entry {other_id!r}"
+                    problems.append(
+                        Problem(
+                            name,
+                            line,
+                            f"entry {entry.id!r}: duplicate phrasing {text!r} (also in {whose} at {other_where})",
+                        )
+                    )
+                else:
+                    seen_texts[key] = (entry.id, f"{name}:{line}")
+
+            if known_codes is not None:
+                for i, code in enumerate(entry.codes):
+                    if code not in known_codes:
+                        problems.append(
+                            Problem(
+                                name,
+                                raw.line_of("codes", i),
+                                f"entry {entry.id!r}: unknown code {code!r} (not in the code table)",
+                            )
+                        )
+            if today is not None and entry.review_by < today:
+                problems.append(
+                    Problem(
+                        name,
+                        raw.line_of("review_by"),
+                        f"entry {entry.id!r}: review_by {entry.review_by} has passed; re-verify the answer",
+                    )
+                )
+            entries.append(entry)
+    return entries, problems
+
+
+def load_kb(faq_dir: Path = FAQ_DIR, *, known_codes: frozenset[str] | None = None) -> KnowledgeBase:
+    """Load every FAQ file in `faq_dir`.
+
+    :raises KnowledgeBaseError: listing every problem (`file:line: message`), so a broken
+        knowledge base never half-loads. Overdue `review_by` dates don't stop loading;
+        `check_kb` reports those.
+    """
+    entries, problems = _scan(Path(faq_dir), known_codes, None)
+    if problems:
+        raise KnowledgeBaseError(problems)
+    return KnowledgeBase(tuple(entries))
+
+
+def check_kb(faq_dir: Path = FAQ_DIR, *, known_codes: Iterable[str] | None, today: date) -> list[Problem]:
+    """Every problem in the knowledge base, in file order (empty when all is well)."""
+    codes = frozenset(known_codes) if known_codes is not None else None
+    return _scan(Path(faq_dir), codes, today)[1]
