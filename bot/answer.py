@@ -1,0 +1,390 @@
+"""Message -> Answer: the one place that decides between a unit sum, an FAQ answer,
+help, an honest "I don't know" and an input error.
+
+Pure: it reads the knowledge/ YAML once (through codes, kb and match) and nothing else.
+The knowledge base and matcher load lazily, so a units message never pays for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from rapidfuzz.distance import OSA
+
+from bot.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
+from bot.errors import UnknownRule
+from bot.model import Answer, Source, Suggestion, UnitLine
+from bot.parse import MAX_MINUTES, Parser, Request
+from bot.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
+
+DISCLAIMER = "Rules vary by payer and state; this is billing guidance, not legal advice."
+_GREETINGS = {"hi", "hello", "hey", "help", "usage", "start", "menu", "yo", "howdy", "commands"}
+# Words that, next to code numbers, still make a short note a unit request ("97010 please").
+_UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "pls", "min", "mins", "today", "session",
+               "visit", "with", "and", "how", "many", "calc", "calculate", "the", "a", "did", "i", "we"}
+
+HELP_EXAMPLES = (
+    "40 min 97140",
+    "1h15 97124",
+    "25 min manual therapy + 20 min NMR",
+    "97110: 33, 97140: 7, 97010",
+    "40 min 97140 ama",
+    "how many minutes for 3 units?",
+    "can I bill 97124 and 97140 together?",
+    "do I need an NPI?",
+)
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping for user text we echo: exactly &, <, > (in that order)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _range(units: int, threshold: int) -> str:
+    lo, hi = minutes_range(units, threshold)
+    return f"{lo}-{hi} min"
+
+
+def _plural(n: int, word: str = "unit") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the answerer reads from knowledge/."""
+
+    codes: CodeTable
+    rules: RuleBook
+    directory: Path
+
+
+class Answerer:
+    """Answers messages. Build once (it compiles patterns and indexes), call `answer` many times."""
+
+    def __init__(self, knowledge: Knowledge, *, default_rule: str | None = None):
+        self.knowledge = knowledge
+        self.codes = knowledge.codes
+        self.rules = knowledge.rules
+        self.parser = Parser(self.codes, self.rules)
+        name = default_rule or self.rules.default
+        if self.rules.get(name) is None:
+            raise UnknownRule(f"unknown rule {name!r}; choose one of: {', '.join(self.rules.names())}")
+        self.default_rule = self.rules.get(name).name
+
+    @classmethod
+    def from_knowledge(cls, directory: Path = KNOWLEDGE_DIR, *, default_rule: str | None = None) -> "Answerer":
+        knowledge = Knowledge(load_code_table(directory / "codes.yaml"), load_rule_book(directory / "rules.yaml"), directory)
+        return cls(knowledge, default_rule=default_rule)
+
+    # -- the knowledge base and matcher, loaded on first FAQ question --------------------------------
+    @cached_property
+    def kb(self):
+        from bot.kb import load_kb
+
+        return load_kb(self.knowledge.directory / "faq", known_codes=self.codes.known)
+
+    @cached_property
+    def matcher(self):
+        from bot.match import Matcher, load_vocabulary
+
+        matcher = Matcher(self.kb.entries, vocabulary=load_vocabulary(self.knowledge.directory / "vocabulary.yaml"))
+        extra = self.knowledge.directory / "phrasings.yaml"
+        if extra.exists():
+            import yaml
+
+            data = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
+            for entry_id, phrasings in (data.get("phrasings") or {}).items():
+                for phrasing in phrasings or ():
+                    if self.kb.get(entry_id) is not None:
+                        matcher.add_phrasing(entry_id, phrasing)
+        return matcher
+
+    def resolve_rule(self, name: str | None) -> Rule:
+        rule = self.rules.get(name) if name else self.rules.get(self.default_rule)
+        if rule is None:
+            raise UnknownRule(f"unknown rule {name!r}; choose one of: {', '.join(self.rules.names())}")
+        return rule
+
+    # -- routing ------------------------------------------------------------------------------------
+    def answer(self, message: str, *, rule: str | None = None) -> Answer:
+        """Answer one message. `rule` is the caller's default (channel setting, --rule); a rule named
+        in the message wins over it."""
+        req = self.parser.parse(message)
+        if not req.text or req.text.lower().strip("!?. ") in _GREETINGS:
+            return self.help(req.text)
+        try:
+            chosen = self.resolve_rule(req.rule or rule)
+        except UnknownRule as exc:
+            return Answer("error", escape(str(exc)), query=req.text)
+        if self._is_units_request(req):
+            return self._units(req, chosen)
+        return self._faq(req)
+
+    def _is_units_request(self, req: Request) -> bool:
+        if req.has_minutes or req.reverse_units is not None:
+            return True
+        if any(p.kind in ("negative", "too_long") for p in req.problems):
+            return True
+        if req.is_question or not (req.segments or req.retired_codes or req.unknown_codes):
+            return False
+        # A bare note of codes ("97010", "97124 97010 please") is a unit request; a sentence is a question.
+        return all(w in _UNIT_WORDS for w in req.leftover_words)
+
+    # -- units --------------------------------------------------------------------------------------
+    def _units(self, req: Request, rule: Rule) -> Answer:
+        error = self._input_error(req)
+        if error:
+            return error
+        if req.reverse_units is not None and not req.segments:
+            return self._reverse(req, rule)
+        if not req.segments:
+            return self._minutes_only(req, rule)
+
+        items = [Item(s.code, s.minutes, self.codes.codes[s.code].timed) for s in req.segments]
+        alloc = allocate(items, rule)
+        lines = tuple(
+            UnitLine(a.code, a.minutes, a.units, a.timed, self.codes.codes[a.code].name) for a in alloc.lines
+        )
+        warnings = self._unit_warnings(req, alloc)
+        text = self._units_text(alloc, rule)
+        other = self._compare(items, rule, alloc)
+        if other:
+            text += "\n" + other
+        return Answer(
+            "units",
+            text,
+            context=self._rule_context(rule),
+            warnings=tuple(warnings),
+            rule=rule.name,
+            total_minutes=alloc.total_minutes,
+            total_units=alloc.total_units,
+            lines=lines,
+            query=req.text,
+        )
+
+    def _input_error(self, req: Request) -> Answer | None:
+        """Input the bot understood to be wrong: say what, and how to ask instead."""
+        how = "Ask like `40 min 97140` or `25 min 97124 + 15 min 97140`."
+        for p in req.problems:
+            if p.kind == "negative":
+                return Answer("error", f"Minutes can't be negative (`{escape(p.detail)}`). {how}", query=req.text)
+            if p.kind == "too_long":
+                return Answer(
+                    "error",
+                    f"`{escape(p.detail)}` is more than 24 hours, which can't happen on one date of service. {how}",
+                    query=req.text,
+                )
+            if p.kind == "retired_code":
+                r = self.codes.retired[p.detail]
+                reps = " or ".join(f"{c} ({self.codes.codes[c].name})" for c in r.replacements)
+                return Answer("error", f"{r.note} Did you mean {reps}? {how}", query=req.text,
+                              suggestions=tuple(Suggestion(c, self.codes.codes[c].name) for c in r.replacements))
+            if p.kind in ("unknown_code", "almost_code"):
+                return self._unknown_code(p.detail, req.text, how)
+        timed_total = sum(s.minutes or 0 for s in req.segments if self.codes.codes[s.code].timed)
+        if timed_total + sum(req.loose_minutes) > MAX_MINUTES:
+            return Answer("error", f"That adds up to more than 24 hours on one day. {how}", query=req.text)
+        missing = [s for s in req.segments if s.minutes is None and self.codes.codes[s.code].timed]
+        if missing and (req.reverse_units is None or req.has_minutes):
+            names = ", ".join(f"{s.code} ({self.codes.codes[s.code].name})" for s in missing)
+            example = f"{30 if len(missing) == 1 else 20} min {missing[0].code}"
+            return Answer(
+                "error",
+                f"{names} {'is a timed code' if len(missing) == 1 else 'are timed codes'}: how many minutes? "
+                f"Ask like `{example}`.",
+                query=req.text,
+            )
+        return None
+
+    def _unknown_code(self, code: str, text: str, how: str) -> Answer:
+        close = sorted(
+            (c for c in (*self.codes.codes, *self.codes.retired) if OSA.distance(code, c) <= 1),
+            key=lambda c: (OSA.distance(code, c), c),
+        )[:3]
+        hint = ""
+        if close:
+            hint = " Did you mean " + " or ".join(
+                f"{c} ({self.codes.codes[c].name if c in self.codes.codes else 'retired'})" for c in close
+            ) + "?"
+        msg = (
+            f"I don't know code `{escape(code)}`: I cover massage and physical-medicine codes "
+            f"(try `billing-bot codes` or `/units codes`).{hint} {how}"
+        )
+        return Answer("error", msg, query=text, suggestions=tuple(Suggestion(c, c) for c in close))
+
+    def _unit_warnings(self, req: Request, alloc: Allocation) -> list[str]:
+        warnings: list[str] = []
+        present = {line.code for line in alloc.lines}
+        for conflict in self.codes.conflicts_among(present):
+            warnings.append(conflict.note)
+        for line in alloc.lines:
+            code = self.codes.codes[line.code]
+            if code.warning:
+                warnings.append(code.warning)
+            if not line.timed and line.minutes:
+                warnings.append(
+                    f"{line.code} is untimed: it bills 1 unit whatever the minutes, and its {line.minutes} min "
+                    "don't count toward the timed total (document them as total treatment time)."
+                )
+        if alloc.tied:
+            codes = ", ".join(alloc.tied)
+            warnings.append(
+                f"{codes} tie for the extra unit (same leftover minutes): under CMS you choose which one gets it; "
+                "I gave it to the longer service, or the one you listed first."
+            )
+        if alloc.rule.method == "total":
+            for line in alloc.lines:
+                if line.timed and line.units == 0 and (line.minutes or 0) >= alloc.rule.threshold:
+                    warnings.append(
+                        f"{line.code} gets no unit even with {line.minutes} min: total timed minutes limit the units. "
+                        "Still document it in your notes."
+                    )
+        capped = sum(line.capped for line in alloc.lines)
+        if capped:
+            warnings.append(
+                f"{alloc.rule.title}: {capped} unit{'s' if capped != 1 else ''} over the {alloc.rule.cap}-unit visit "
+                "limit won't be paid. The payer pays the units in claim-line order, so list the most important first."
+            )
+        if any(p.kind == "fraction" for p in req.problems):
+            warnings.append("Fractions of a minute were dropped: count whole minutes of direct treatment.")
+        return list(dict.fromkeys(warnings))
+
+    def _units_text(self, alloc: Allocation, rule: Rule) -> str:
+        timed = [line for line in alloc.lines if line.timed]
+        untimed = [line for line in alloc.lines if not line.timed]
+        th = rule.threshold
+        parts: list[str] = []
+        name = self.codes.codes
+        if len(timed) == 1 and not untimed:
+            line = timed[0]
+            head = f"*{_plural(line.units)}* of {line.code} ({name[line.code].name}) for {line.minutes} min"
+            parts.append(f"{head} under the {rule.title}.")
+        elif timed:
+            parts.append(
+                f"*{_plural(alloc.total_units, 'timed unit')}* for {alloc.total_minutes} timed minutes "
+                f"under the {rule.title}:"
+            )
+        else:
+            total_units = sum(line.units for line in untimed)
+            parts.append(f"*{_plural(total_units)}* under the {rule.title}:")
+
+        if timed:
+            t = alloc.total_minutes if rule.method == "total" else None
+            if t is not None:
+                u = units_for(t, th)
+                parts.append(f"• {t} min -> {_plural(u)} ({_range(u, th)}).")
+            if len(timed) > 1 or untimed or rule.method == "per_code":
+                for line in timed:
+                    parts.append(f"• {line.code} {name[line.code].name}: {line.minutes} min -> *{_plural(line.units)}*"
+                                 f" ({self._why(line, rule)})")
+            if t is not None:
+                nxt = minutes_to_next_unit(t, th)
+                parts.append(f"• {nxt} more timed min would bill {_plural(units_for(t, th) + 1)}.")
+            elif len(timed) == 1:
+                line = timed[0]
+                parts.append(f"• {minutes_to_next_unit(line.minutes or 0, th)} more min would bill "
+                             f"{_plural(line.units + 1)}.")
+        for line in untimed:
+            parts.append(f"• {line.code} {name[line.code].name}: untimed -> *1 unit* (minutes don't count)")
+        if rule.cap is not None and alloc.uncapped_units > alloc.total_units:
+            parts.append(f"• Capped at {rule.cap} timed units per visit (from {alloc.uncapped_units}).")
+        return "\n".join(parts)
+
+    @staticmethod
+    def _why(line, rule: Rule) -> str:
+        if line.capped:
+            return f"{line.capped} over the {rule.cap}-unit visit cap"
+        if rule.method == "per_code":
+            return f"on its own: {_range(line.units, rule.threshold)}"
+        blocks = f"{line.full_blocks} full 15-min block{'s' if line.full_blocks != 1 else ''}"
+        if line.extra:
+            return f"{blocks} + 1 for its {line.leftover} leftover min"
+        if line.leftover:
+            return f"{blocks}; {line.leftover} leftover min not enough for another unit"
+        return blocks
+
+    def _compare(self, items: list[Item], rule: Rule, alloc: Allocation) -> str:
+        """Show the other standard rule's result when it differs (CMS vs AMA)."""
+        if not any(it.timed for it in items):
+            return ""
+        other_name = "ama" if rule.method == "total" else "cms"
+        other = self.rules.get(other_name)
+        if other is None or other.name == rule.name:
+            return ""
+        alt = allocate(items, other)
+        mine = [(a.code, a.units) for a in alloc.lines if a.timed]
+        theirs = [(a.code, a.units) for a in alt.lines if a.timed]
+        if mine == theirs:
+            return ""
+        detail = ", ".join(f"{c} {u}" for c, u in theirs)
+        return f"_The {other.title} would give {_plural(alt.total_units)} ({detail}). Which rule applies depends on the payer._"
+
+    def _reverse(self, req: Request, rule: Rule) -> Answer:
+        n = req.reverse_units
+        lo, hi = minutes_range(n, rule.threshold)
+        scope = "total timed minutes" if rule.method == "total" else "minutes of that code"
+        text = f"*{_plural(n)}* need {lo}-{hi} {scope} under the {rule.title}."
+        if n == 0:
+            text = f"Under {rule.threshold} minutes bills *no unit* under the {rule.title}."
+        return Answer("units", text, context=self._rule_context(rule), rule=rule.name,
+                      total_minutes=None, total_units=n, query=req.text)
+
+    def _minutes_only(self, req: Request, rule: Rule) -> Answer:
+        t = sum(req.loose_minutes)
+        u = units_for(t, rule.threshold)
+        text = (
+            f"*{_plural(u)}*: {t} min -> {_plural(u)} ({_range(u, rule.threshold)}) under the {rule.title}. "
+            f"{minutes_to_next_unit(t, rule.threshold)} more min would bill {_plural(u + 1)}.\n"
+            "Name the code too for a per-code split, e.g. `40 min 97140`."
+        )
+        return Answer("units", text, context=self._rule_context(rule), rule=rule.name,
+                      total_minutes=t, total_units=u, query=req.text)
+
+    def _rule_context(self, rule: Rule) -> tuple[str, ...]:
+        ctx = [f"Rule: {rule.title}" + (f" ({rule.source.title})" if rule.source else "")]
+        if rule.note:
+            ctx.append(rule.note)
+        ctx.append(DISCLAIMER)
+        return tuple(ctx)
+
+    # -- questions ----------------------------------------------------------------------------------
+    def _faq(self, req: Request) -> Answer:
+        unknown = [c for c in req.unknown_codes if c not in self.kb_codes]
+        result = self.matcher.match(req.text, req.codes, unknown_codes=unknown)
+        suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
+        if result.best is None:
+            if unknown:
+                text = (f"I don't have anything on code {', '.join(f'`{escape(c)}`' for c in unknown)}: "
+                        "I cover massage and physical-medicine billing.")
+            else:
+                text = "I'm not sure I know the answer to that, and I'd rather not guess."
+            if suggestions:
+                text += " Did you mean one of these?\n" + "\n".join(f"• {escape(s.question)}" for s in suggestions)
+            text += "\nFor units, ask like `40 min 97140`. Your question is logged so the team can add an answer."
+            return Answer("no_match", text, context=(DISCLAIMER,), suggestions=suggestions, query=req.text)
+        entry = result.best.entry
+        sources = tuple(Source(s.title, s.url) for s in entry.sources)
+        context = [f"Source: {sources[0].title}" if sources else "", f"Last verified {entry.last_verified.isoformat()}",
+                   DISCLAIMER]
+        others = tuple(s for s in suggestions if s.id != entry.id)
+        return Answer("faq", f"*{escape(entry.question)}*\n{entry.answer.strip()}",
+                      context=tuple(c for c in context if c), id=entry.id, score=round(result.best.score, 1),
+                      sources=sources, suggestions=others, query=req.text)
+
+    @cached_property
+    def kb_codes(self) -> frozenset[str]:
+        return frozenset(c for e in self.kb.entries for c in e.codes) | self.codes.known
+
+    def help(self, text: str = "") -> Answer:
+        rule = self.resolve_rule(None)
+        examples = "\n".join(f"• `{e}`" for e in HELP_EXAMPLES)
+        body = (
+            "I work out 15-minute billing units and answer massage-therapy billing questions.\n"
+            f"Tell me minutes and codes (or names like _massage_, _manual therapy_, _NMR_), or ask a question:\n"
+            f"{examples}\n"
+            f"Default rule: {rule.title}. Add `ama`, `cms` or a payer profile "
+            f"({', '.join(n for n in self.rules.names() if n not in ('cms', 'ama'))}) to a message to use another."
+        )
+        return Answer("help", body, context=(DISCLAIMER,), query=text)

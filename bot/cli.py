@@ -1,0 +1,255 @@
+"""The `billing-bot` command: answers the same way as the Slack app, without Slack.
+
+Heavy imports (Slack, SQLite, uvicorn) stay inside the commands that need them, so
+`billing-bot ask` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+
+import click
+
+from bot import __version__
+
+
+class _Ctx:
+    """Settings and the answerer, built once per command run and only when needed."""
+
+    def __init__(self):
+        self._settings = None
+        self._answerer = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from bot.config import load_settings
+
+            try:
+                self._settings = load_settings()
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    def answerer(self, rule: str | None = None):
+        if self._answerer is None:
+            from bot.answer import Answerer
+            from bot.errors import BillingBotError
+
+            try:
+                self._answerer = Answerer.from_knowledge(default_rule=rule or self.settings.rule)
+            except BillingBotError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._answerer
+
+
+pass_ctx = click.make_pass_decorator(_Ctx, ensure=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="billing-bot")
+def cli():
+    """billing-bot: 15-minute billing units and massage-therapy billing questions.
+
+    \b
+    Examples:
+      billing-bot ask "40 min 97140"
+      billing-bot ask --json "25 min manual therapy + 20 min NMR"
+      billing-bot ask --json - < notes.txt
+      billing-bot codes
+    """
+
+
+def _check_rule(ctx, param, value):
+    if value is None:
+        return None
+    from bot.codes import load_rule_book
+
+    book = load_rule_book()
+    rule = book.get(value)
+    if rule is None:
+        raise click.BadParameter(f"unknown rule {value!r}; choose one of: {', '.join(book.names())}")
+    return rule.name
+
+
+@cli.command()
+@click.argument("message", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("--rule", callback=_check_rule, metavar="cms|ama|NAME",
+              help="Unit rule or payer profile (default: BILLING_BOT_RULE or cms).")
+@pass_ctx
+def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None):
+    """Answer a message: a unit sum or a billing question.
+
+    With `-` as the message, answer each line of standard input (one output line per input
+    line). With no message and a terminal, open a small chat.
+
+    \b
+    Examples:
+      billing-bot ask "40 min 97140"
+      billing-bot ask "1h15 97124" --rule ama
+      billing-bot ask "can I bill 97124 and 97140 together?"
+      printf '40 min 97140\\n97010\\n' | billing-bot ask --json -
+    """
+    if message == ("-",) or (not message and not sys.stdin.isatty()):
+        _batch(obj, as_json, rule)
+    elif not message:
+        _chat(obj, rule)
+    else:
+        answer = _answer(obj, " ".join(message), rule, surface="cli")
+        click.echo(_render(answer, as_json))
+
+
+def _answer(obj: _Ctx, text: str, rule: str | None, surface: str):
+    answerer = obj.answerer(rule)
+    started = time.perf_counter()
+    answer = answerer.answer(text, rule=rule)
+    _log(obj, answer, surface, (time.perf_counter() - started) * 1000)
+    return answer
+
+
+def _log(obj: _Ctx, answer, surface: str, latency_ms: float) -> None:
+    """Hook for the query log (wired in bot/logging_hook when the log exists)."""
+    hook = getattr(obj, "log_hook", None)
+    if hook is not None:
+        hook(answer, surface, latency_ms)
+
+
+def _render(answer, as_json: bool, one_line: bool = False) -> str:
+    from bot import render
+
+    if as_json:
+        return render.to_json(answer)
+    text = render.to_text(answer)
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip()) if one_line else text
+
+
+def _batch(obj: _Ctx, as_json: bool, rule: str | None) -> None:
+    """One answer line per input line, whatever the line holds (blank -> help, undecodable -> error)."""
+    out = sys.stdout
+    for raw in sys.stdin.buffer:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        answer = _answer(obj, text, rule, surface="cli")
+        out.write(_render(answer, as_json, one_line=True) + "\n")
+    out.flush()
+
+
+def _chat(obj: _Ctx, rule: str | None) -> None:
+    answerer = obj.answerer(rule)
+    click.echo(f"billing-bot {__version__}: local chat (no Slack). Type a question or `help`; Ctrl-D to quit.")
+    click.echo(f"Default rule: {answerer.resolve_rule(rule).title}.")
+    while True:
+        try:
+            text = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if text.strip().lower() in ("quit", "exit", ":q"):
+            return
+        click.echo(_render(_answer(obj, text, rule, surface="cli"), False))
+        click.echo()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def codes(as_json: bool):
+    """List the code table: timed or untimed, names therapists use, retired codes.
+
+    \b
+    Example:
+      billing-bot codes
+    """
+    import json
+
+    from bot.codes import load_code_table
+
+    table = load_code_table()
+    if as_json:
+        click.echo(json.dumps({
+            "codes": [c.model_dump() for c in table.codes.values()],
+            "retired": [r.model_dump() for r in table.retired.values()],
+        }, indent=2))
+        return
+    for c in table.codes.values():
+        kind = "timed  " if c.timed else "untimed"
+        names = f"  ({', '.join(c.aliases[:4])})" if c.aliases else ""
+        click.echo(f"{c.code}  {kind}  {c.name}{names}")
+    click.echo("\nRetired:")
+    for r in table.retired.values():
+        click.echo(f"{r.code}  -> {', '.join(r.replacements)}")
+    click.echo("\nCPT codes are maintained by the AMA; the names above are our own plain-language summaries.")
+
+
+@cli.group()
+def kb():
+    """Knowledge-base tools."""
+
+
+@kb.command("check")
+def kb_check():
+    """Validate knowledge/: schema, duplicate ids and phrasings, dates, unknown codes.
+
+    Exits 1 when there is any problem, printing each as file:line: message.
+
+    \b
+    Example:
+      billing-bot kb check
+    """
+    from bot.codes import KNOWLEDGE_DIR, load_code_table, load_rule_book
+    from bot.errors import KnowledgeError
+    from bot.kb import check_kb
+
+    try:
+        table = load_code_table()
+        load_rule_book()
+    except KnowledgeError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    problems = check_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known, today=date.today())
+    for p in problems:
+        click.echo(str(p))
+    if problems:
+        click.echo(f"{len(problems)} problem(s).", err=True)
+        sys.exit(1)
+    click.echo("knowledge base OK")
+
+
+@cli.command()
+@click.option("--http", "force_http", is_flag=True, help="Use HTTP even when SLACK_APP_TOKEN is set.")
+@click.option("--port", type=int, default=None, help="HTTP port (default: PORT or 3000).")
+@pass_ctx
+def serve(obj: _Ctx, force_http: bool, port: int | None):
+    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP.
+
+    \b
+    Examples:
+      billing-bot serve            # Socket Mode with SLACK_APP_TOKEN, else HTTP on :3000
+      billing-bot serve --http --port 8080
+    """
+    from bot.serve import run_server
+
+    run_server(obj.settings, force_http=force_http, port=port)
+
+
+@cli.command()
+@click.pass_context
+def run(ctx):
+    """Start the bot: the Slack app when tokens are configured, otherwise the local chat.
+
+    With standard input from a pipe, answers each line and exits.
+
+    \b
+    Example:
+      printf '40 min 97140\\n' | billing-bot run
+    """
+    obj = ctx.ensure_object(_Ctx)
+    if obj.settings.slack_configured:
+        ctx.invoke(serve)
+    else:
+        ctx.invoke(ask)
+
+
+def main() -> None:
+    cli(prog_name="billing-bot")

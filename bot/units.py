@@ -1,0 +1,151 @@
+"""Minutes -> 15-minute units under a rule: the CMS total-time method, the AMA per-code
+midpoint rule, or a payer profile (another threshold, a per-visit cap).
+
+Pure functions on plain values. The CMS allocation follows units-rule.md §1.3 and §7:
+total units come from the total timed minutes; each code first gets its full 15-minute
+blocks; the extra units go to the codes with the largest leftover minutes.
+
+Ties between equal leftovers are the professional's choice under CMS (Examples 2 and 5).
+We break them deterministically, as units-rule.md §7 recommends: larger total minutes
+first (Ex1, "more timed units to the service that took the most time"), then the code
+that comes first in the message, then code number ascending. The answer flags the tie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.codes import Rule
+
+BLOCK = 15  # minutes in one unit of a timed code
+
+
+def units_for(minutes: int, threshold: int = 8) -> int:
+    """Units for `minutes` of timed treatment: full blocks, plus one if the leftover reaches the threshold.
+
+    With the usual threshold of 8 this is the CMS table: 0-7 -> 0, 8-22 -> 1, 23-37 -> 2 ...
+    """
+    if minutes < 0:
+        raise ValueError("minutes cannot be negative")
+    full, left = divmod(minutes, BLOCK)
+    return full + (1 if left >= threshold else 0)
+
+
+def minutes_range(units: int, threshold: int = 8) -> tuple[int, int | None]:
+    """The minutes that bill exactly `units` (inclusive); (0, threshold-1) for 0 units.
+
+    >>> minutes_range(3)
+    (38, 52)
+    """
+    if units < 0:
+        raise ValueError("units cannot be negative")
+    if units == 0:
+        return 0, threshold - 1
+    if threshold == BLOCK:
+        return units * BLOCK, units * BLOCK + BLOCK - 1
+    return (units - 1) * BLOCK + threshold, units * BLOCK + threshold - 1
+
+
+def minutes_to_next_unit(minutes: int, threshold: int = 8) -> int:
+    """How many more minutes would earn one more unit."""
+    return minutes_range(units_for(minutes, threshold) + 1, threshold)[0] - minutes
+
+
+@dataclass(frozen=True)
+class Item:
+    """One code's minutes on one date of service (minutes is None for an untimed code given alone)."""
+
+    code: str
+    minutes: int | None
+    timed: bool
+
+
+@dataclass(frozen=True)
+class Allocated:
+    code: str
+    minutes: int | None
+    units: int
+    timed: bool
+    full_blocks: int = 0
+    leftover: int = 0
+    extra: bool = False  # got one unit beyond its full blocks from the pooled leftovers
+    capped: int = 0  # units removed by the payer's per-visit cap
+
+
+@dataclass(frozen=True)
+class Allocation:
+    rule: Rule
+    lines: tuple[Allocated, ...]
+    total_minutes: int  # timed minutes only
+    total_units: int  # timed units after any cap
+    uncapped_units: int
+    tied: tuple[str, ...] = ()  # codes that tied for an extra unit (the choice is the biller's)
+
+    @property
+    def untimed_units(self) -> int:
+        return sum(line.units for line in self.lines if not line.timed)
+
+
+def merge_same_code(items: list[Item]) -> list[Item]:
+    """One line per code per date of service: minutes of the same code are summed (units-rule E6)."""
+    merged: dict[str, Item] = {}
+    for it in items:
+        if it.code in merged:
+            prev = merged[it.code]
+            minutes = None if prev.minutes is None and it.minutes is None else (prev.minutes or 0) + (it.minutes or 0)
+            merged[it.code] = Item(it.code, minutes, it.timed)
+        else:
+            merged[it.code] = it
+    return list(merged.values())
+
+
+def allocate(items: list[Item], rule: Rule) -> Allocation:
+    """Units per code under `rule`. Items of the same code are merged first; order is kept."""
+    items = merge_same_code(items)
+    timed = [it for it in items if it.timed]
+    total = sum(it.minutes or 0 for it in timed)
+    tied: tuple[str, ...] = ()
+    per_code: dict[str, Allocated] = {}
+
+    if rule.method == "per_code":
+        for it in timed:
+            m = it.minutes or 0
+            full, left = divmod(m, BLOCK)
+            u = units_for(m, rule.threshold)
+            per_code[it.code] = Allocated(it.code, m, u, True, full, left, extra=u > full)
+    else:
+        pooled = units_for(total, rule.threshold)
+        floors = {it.code: divmod(it.minutes or 0, BLOCK) for it in timed}
+        extra = pooled - sum(full for full, _ in floors.values())
+        position = {it.code: i for i, it in enumerate(timed)}
+        ranked = sorted(
+            (it for it in timed if floors[it.code][1] > 0),
+            key=lambda it: (-floors[it.code][1], -(it.minutes or 0), position[it.code], it.code),
+        )
+        winners = {it.code for it in ranked[: max(extra, 0)]}
+        if 0 < extra < len(ranked):
+            cut = floors[ranked[extra - 1].code][1]
+            same = [it.code for it in ranked if floors[it.code][1] == cut]
+            if any(c not in winners for c in same):
+                tied = tuple(same)
+        for it in timed:
+            full, left = floors[it.code]
+            bonus = it.code in winners
+            per_code[it.code] = Allocated(it.code, it.minutes or 0, full + bonus, True, full, left, extra=bonus)
+
+    uncapped = sum(a.units for a in per_code.values())
+    lines: list[Allocated] = []
+    budget = rule.cap if rule.cap is not None else None
+    for it in items:
+        if not it.timed:
+            lines.append(Allocated(it.code, it.minutes, 1, False))
+            continue
+        a = per_code[it.code]
+        if budget is not None:
+            keep = min(a.units, budget)
+            budget -= keep
+            if keep < a.units:
+                a = Allocated(a.code, a.minutes, keep, True, a.full_blocks, a.leftover, a.extra, a.units - keep)
+        lines.append(a)
+    total_units = sum(a.units for a in lines if a.timed)
+    return Allocation(rule, tuple(lines), total, total_units, uncapped, tied)
