@@ -1,0 +1,149 @@
+"""The answer path: routing between units, FAQ, help, no_match and error, and the JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import render
+from bot.answer import Answerer
+from bot.errors import UnknownRule
+
+
+@pytest.fixture(scope="module")
+def answerer():
+    return Answerer.from_knowledge()
+
+
+def test_forty_minutes_of_97140_is_three_units(answerer):
+    a = answerer.answer("40 min 97140")
+    assert ("units", "cms", 40, 3) == (a.kind, a.rule, a.total_minutes, a.total_units)
+    assert [{"code": "97140", "minutes": 40, "units": 3, "timed": True}] == [line.to_dict() for line in a.lines]
+    assert "38-52 min" in a.text and "13 more" in a.text
+
+
+def test_names_and_several_codes(answerer):
+    a = answerer.answer("25 min manual therapy + 20 min NMR")
+    assert [("97140", 25, 2), ("97112", 20, 1)] == [(x.code, x.minutes, x.units) for x in a.lines]
+    assert 3 == a.total_units
+
+
+def test_both_results_shown_when_cms_and_ama_differ(answerer):
+    a = answerer.answer("97112: 24, 97110: 23")
+    assert 3 == a.total_units
+    assert "AMA" in a.text and "4 units" in a.text
+
+
+def test_rule_in_message_overrides_the_default(answerer):
+    assert "ama" == answerer.answer("97112: 24, 97110: 23 ama").rule
+    assert 4 == answerer.answer("97112: 24, 97110: 23 ama").total_units
+    assert "ama" == answerer.answer("40 min 97140", rule="ama").rule
+    assert "cms" == answerer.answer("40 min 97140 cms", rule="ama").rule
+
+
+def test_untimed_code_alone_is_one_unit(answerer):
+    a = answerer.answer("97010")
+    assert ("units", 0, 0) == (a.kind, a.total_minutes, a.total_units)
+    assert [(False, 1)] == [(x.timed, x.units) for x in a.lines]
+    assert any("bundled" in w for w in a.warnings)
+
+
+def test_conflicting_pair_warns(answerer):
+    a = answerer.answer("30 min 97124 + 15 min 97140")
+    assert any("97124 and 97140" in w for w in a.warnings)
+
+
+def test_reverse_question(answerer):
+    a = answerer.answer("how many minutes for 3 units?")
+    assert ("units", 3) == (a.kind, a.total_units)
+    assert "38-52" in a.text
+
+
+@pytest.mark.parametrize(
+    "message, fragment",
+    [
+        ("97122 40 min", "97112"),
+        ("97001", "97161"),
+        ("40 min 99213", "99213"),
+        ("40 min 97141", "97140"),
+        ("-5 min 97124", "negative"),
+        ("30 hours 97124", "24 hours"),
+        ("97124", "how many minutes"),
+        ("20 hours 97124 + 10 hours 97140", "24 hours"),
+    ],
+)
+def test_input_errors_say_what_and_how(answerer, message, fragment):
+    a = answerer.answer(message)
+    assert "error" == a.kind
+    assert fragment in a.text
+    assert "`" in a.text  # an example of how to ask
+
+
+@pytest.mark.parametrize("message", ["", "   ", "help", "hi", "Hello!"])
+def test_help(answerer, message):
+    a = answerer.answer(message)
+    assert "help" == a.kind and "40 min 97140" in a.text
+
+
+def test_eight_minute_rule_question_is_not_a_unit_sum(answerer):
+    a = answerer.answer("what is the 8-minute rule?")
+    assert a.kind in ("faq", "no_match")
+    assert "eight-minute-rule" == a.id
+
+
+def test_code_question_goes_to_the_faq(answerer):
+    a = answerer.answer("can I bill 97124 and 97140 together?")
+    assert ("faq", "bill-97124-with-97140") == (a.kind, a.id)
+    assert a.sources and a.score is not None
+
+
+def test_unknown_code_question_is_no_match(answerer):
+    a = answerer.answer("can I bill 99213 for massage?")
+    assert "no_match" == a.kind
+    assert "99213" in a.text
+
+
+def test_out_of_scope_is_declined(answerer):
+    assert "no_match" == answerer.answer("what's the weather in Seattle tomorrow?").kind
+
+
+def test_user_text_is_escaped(answerer):
+    a = answerer.answer("<!channel> 40 min 97999 & more")
+    assert "<!" not in a.text and "<@" not in a.text
+
+
+def test_unknown_default_rule_is_refused():
+    with pytest.raises(UnknownRule):
+        Answerer.from_knowledge(default_rule="nope")
+
+
+def test_json_contract_keys(answerer):
+    units = json.loads(render.to_json(answerer.answer("40 min 97140")))
+    assert {"kind", "text", "rule", "total_minutes", "total_units", "lines", "warnings"} <= set(units)
+    faq = json.loads(render.to_json(answerer.answer("do I need an NPI?")))
+    assert {"kind", "text", "id", "score", "sources"} <= set(faq)
+    nm = json.loads(render.to_json(answerer.answer("best pizza in town")))
+    assert "suggestions" in nm
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_gets_an_answer(text):
+    a = _shared().answer(text)
+    assert a.kind in ("units", "faq", "help", "no_match", "error")
+    json.loads(render.to_json(a))
+    render.to_text(a)
+    render.to_blocks(a, query_id="q1")
+
+
+_ANSWERER = None
+
+
+def _shared():
+    global _ANSWERER
+    if _ANSWERER is None:
+        _ANSWERER = Answerer.from_knowledge()
+    return _ANSWERER

@@ -1,0 +1,98 @@
+"""The billing-bot command, exercised through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = shutil.which("billing-bot", path=str(Path(sys.executable).parent)) or "billing-bot"
+
+
+def bb(*args: str, stdin: bytes | None = None, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
+    full_env["BILLING_BOT_LOG_CLI"] = "0"
+    full_env.update(env or {})
+    return subprocess.run([BIN, *args], input=stdin, capture_output=True, env=full_env, cwd=cwd, timeout=60)
+
+
+def test_ask_text():
+    r = bb("ask", "40 min 97140")
+    assert 0 == r.returncode
+    assert r.stdout.decode().startswith("3 units of 97140")
+
+
+def test_ask_json():
+    r = bb("ask", "--json", "40", "min", "97140")
+    data = json.loads(r.stdout)
+    assert ("units", 3, "cms") == (data["kind"], data["total_units"], data["rule"])
+
+
+def test_rule_option_and_env(tmp_path):
+    assert "ama" == json.loads(bb("ask", "--json", "--rule", "ama", "40 min 97140").stdout)["rule"]
+    assert "ama" == json.loads(bb("ask", "--json", "40 min 97140", env={"BILLING_BOT_RULE": "ama"}).stdout)["rule"]
+
+
+def test_bad_rule_is_a_usage_error():
+    r = bb("ask", "--rule", "nope", "40 min 97140")
+    assert 2 == r.returncode
+    assert b"unknown rule" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_batch_one_line_per_input_line():
+    lines = b"40 min 97140\n\n\xff\xfe bad bytes\n97122 40 min\ndo I need an NPI?\n97010\n"
+    r = bb("ask", "--json", "-", stdin=lines)
+    assert 0 == r.returncode
+    out = r.stdout.decode().splitlines()
+    assert 6 == len(out)
+    kinds = [json.loads(line)["kind"] for line in out]
+    assert ["units", "help", kinds[2], "error", "faq", "units"] == kinds
+    assert kinds[2] in ("no_match", "error", "help")
+
+
+def test_batch_text_mode_also_one_line_each():
+    r = bb("ask", "-", stdin=b"40 min 97140\n25 min 97124 + 20 min 97140\n")
+    assert 2 == len(r.stdout.decode().splitlines())
+
+
+def test_piped_input_without_dash_is_batch():
+    r = bb("ask", stdin=b"40 min 97140\n")
+    assert "3 units" in r.stdout.decode()
+
+
+def test_run_without_tokens_answers_piped_lines(tmp_path):
+    r = bb("run", stdin=b"40 min 97140\n", cwd=tmp_path)
+    assert 0 == r.returncode
+    assert "3 units" in r.stdout.decode()
+
+
+def test_codes_lists_the_table():
+    out = bb("codes").stdout.decode()
+    assert "97124  timed" in out and "97010  untimed" in out and "97122  -> 97112" in out
+
+
+def test_kb_check_is_clean():
+    r = bb("kb", "check")
+    assert 0 == r.returncode, r.stdout.decode() + r.stderr.decode()
+
+
+def test_help_for_every_command():
+    for cmd in (["--help"], ["ask", "--help"], ["codes", "--help"], ["kb", "check", "--help"], ["serve", "--help"]):
+        r = bb(*cmd)
+        assert 0 == r.returncode and b"Usage" in r.stdout
+
+
+@pytest.mark.parametrize("args", [["nosuchcommand"], ["ask", "--nosuchflag", "x"]])
+def test_usage_errors_exit_2(args):
+    assert 2 == bb(*args).returncode
+
+
+def test_python_dash_m_works():
+    r = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "97010"], capture_output=True, timeout=60,
+                       env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
+    assert "units" == json.loads(r.stdout)["kind"]
