@@ -1,0 +1,133 @@
+"""Strip personal data from question text before the query log stores it.
+
+Therapists paste real notes ("pt John Smith DOB 3/4/1961, member W123456789"), so the log
+must never keep names, contact details, birth dates or insurance IDs. What billing needs
+survives untouched: CPT/HCPCS codes (97124, G0283), modifiers (97140-59), durations
+("40 min", "1:15") and recent dates of service.
+
+`redact` is idempotent (redacting twice changes nothing) and pure.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+EMAIL, PHONE, DATE, ID, NAME = "[email]", "[phone]", "[date]", "[id]", "[name]"
+
+# Cheap gates (see `redact`).
+_DIGIT_RUNS = re.compile(r"\d+")
+_LETTER_DIGIT = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
+_BIRTH_WORDS = ("dob", "d.o.b", "birth", "born", "bday", "b-day")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_ID_WORDS = ("member", "policy", "subscriber", "insurance", "mbi", "medicaid", "group", "claim", "account",
+             "acct", "id")
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+# US numbers: (555) 123-4567, 555-123-4567, 555.123.4567, +1 555 123 4567, 5551234567.
+_PHONE = re.compile(r"(?<![\w/.-])(?:\+?1[\s.-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.-]?)\d{3}[\s.-]?\d{4}(?![\w/])")
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_NUMERIC_DATE = r"\d{1,2}[/.-]\d{1,2}(?:[/.-](?:\d{4}|\d{2}))?|\d{4}-\d{1,2}-\d{1,2}"
+_NAMED_DATE = rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?"
+# After "DOB", "born", "date of birth", "birthday" any date is a birth date, even without a year.
+_BIRTH_DATE = re.compile(
+    rf"(?i)\b(d\.?o\.?b\.?|date\s+of\s+birth|born(?:\s+on)?|birth\s?day|b-?day)(\s*[:#-]?\s*)"
+    rf"({_NAMED_DATE}|{_NUMERIC_DATE})(?![\w/])"
+)
+# Elsewhere only full dates (with a year) are considered; see `_looks_like_birth_year`.
+_FULL_DATE = re.compile(
+    rf"(?i)(?<![\w/.-])(?:(\d{{1,2}})[/.-](\d{{1,2}})[/.-](\d{{4}}|\d{{2}})|(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})"
+    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(\d{{4}})|\d{{1,2}}\s+{_MONTH},?\s+(\d{{4}}))(?![\w/])"
+)
+
+# Medicare Beneficiary Identifier, with or without dashes: 1EG4-TE5-MK73.
+_MBI = re.compile(r"(?i)\b\d[a-z][a-z\d]\d-?[a-z][a-z\d]\d-?[a-z]{2}\d{2}\b")
+# An ID after a word that announces one: "member ID: 123456", "policy # AB1234".
+_KEYWORD_ID = re.compile(
+    r"(?i)\b(member|policy|subscriber|insurance|mbi|medicaid|group|claim|account|acct|id)"
+    r"((?:\s*(?:id|number|no\.?|num|#))*\s*[:#]?\s*)([a-z\d][a-z\d-]{3,})\b"
+)
+# Free-standing ID-like tokens: 8+ digits, or 7+ characters mixing letters and 4+ digits.
+_LONG_DIGITS = re.compile(r"(?<![\w-])\d{8,}(?![\w-])")
+_MIXED = re.compile(r"(?<![\w-])(?=[a-z\d]*[a-z])(?=(?:[a-z]*\d){4})[a-z\d]{7,}(?![\w-])", re.I)
+# ...but not a code with units or modifiers glued on: 97140x4, 97140GP, 97140KX.
+_CODE_LIKE = re.compile(r"(?i)^(?:\d{5}|[a-z]\d{4})(?:x\d{1,2}|[a-z]{2}|units?|mins?|minutes?)$")
+
+# "patient John Smith", "pt. J. Smith", "client: Mary-Jane O'Neil", "patient named Ann".
+# The trigger is case-insensitive; the name must be capitalised, so "a PT can bill" and
+# "pt was seen" are left alone.
+_NAME_WORD = r"(?:[A-Z][a-zA-Z'’]*[a-z](?:-[A-Za-z'’]+)*|[A-Z]\.?)"
+_PERSON = re.compile(
+    r"\b((?i:patient|client|pt)s?\.?(?:'s)?(?:\s*[:,]\s*|\s+)(?:(?i:named|called|is)\s+)?)"
+    r"((?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r"){0,2})(?![\w'’-])"
+)
+# Capitalised words that follow "patient"/"client" but are not names.
+_NOT_NAMES = {
+    "I", "A", "Medicare", "Medicaid", "Tricare", "Aetna", "Cigna", "Humana", "Kaiser", "United",
+    "Unitedhealthcare", "Blue", "Bcbs", "Anthem", "Optum", "Workers", "Auto", "Pip", "Intake",
+    "Portal", "Notes", "Note", "Visit", "Visits", "Today", "Yesterday", "Monday", "Tuesday",
+    "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "The", "This", "That", "My", "Our",
+    "Has", "Had", "Was", "Is", "Came", "Wants", "Asked", "Said", "Can", "Should", "Will",
+}
+
+
+def redact(text: str, *, today: date | None = None) -> str:
+    """Return `text` with personal data replaced by [email], [phone], [date], [id], [name]."""
+    if not text:
+        return text
+    # Each pattern runs only when a cheap check says it could match: the writer redacts every
+    # logged question, and most are "40 min 97140"-short.
+    low = text.lower()
+    runs = [len(run) for run in _DIGIT_RUNS.findall(text)]
+    if "@" in text:
+        text = _EMAIL.sub(EMAIL, text)
+    mixed = runs and _LETTER_DIGIT.search(text)
+    if mixed:
+        text = _MBI.sub(ID, text)
+    if any(word in low for word in _BIRTH_WORDS):
+        text = _BIRTH_DATE.sub(lambda m: f"{m[1]}{m[2]}{DATE}", text)
+    if runs and (any(sep in text for sep in "/.-") or any(month in low for month in _MONTHS)):
+        today = today or date.today()
+        text = _FULL_DATE.sub(lambda m: DATE if _looks_like_birth_year(m, today) else m[0], text)
+    if runs and (max(runs) >= 10 or (3 in runs and 4 in runs)):
+        text = _PHONE.sub(PHONE, text)
+    if runs and any(word in low for word in _ID_WORDS):
+        text = _KEYWORD_ID.sub(_keyword_id, text)
+    if runs and max(runs) >= 8:
+        text = _LONG_DIGITS.sub(ID, text)
+    if mixed:
+        text = _MIXED.sub(lambda m: m[0] if _CODE_LIKE.match(m[0]) else ID, text)
+    if "patient" in low or "client" in low or "pt" in low:
+        text = _PERSON.sub(_person, text)
+    return text
+
+
+def _looks_like_birth_year(m: re.Match, today: date) -> bool:
+    """A full date two or more years back is far more likely a birth date than a date of
+    service: claims must be filed within 12 months (Medicare's limit; most payers' are shorter)."""
+    year_text = next(g for g in (m[3], m[4], m[7], m[8]) if g)
+    year = int(year_text)
+    if len(year_text) == 2:
+        year += 2000 if year <= today.year % 100 else 1900
+    return year <= today.year - 2
+
+
+def _keyword_id(m: re.Match) -> str:
+    token = m[3]
+    # Needs a digit, and must not be a CPT/HCPCS code ("claim 97140" keeps the code).
+    if not any(c.isdigit() for c in token) or len(token.replace("-", "")) < 6:
+        return m[0]
+    return f"{m[1]}{m[2]}{ID}"
+
+
+def _person(m: re.Match) -> str:
+    words = [w.rstrip(".") for w in m[2].split()]
+    # "patient I saw", "client Medicare covers": not names; "client A" is too ambiguous.
+    if words[0] in _NOT_NAMES or all(len(w) == 1 for w in words):
+        return m[0]
+    return f"{m[1]}{NAME}"
