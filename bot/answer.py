@@ -313,6 +313,9 @@ class Answerer:
         other = self.rules.get(other_name)
         if other is None or other.name == rule.name:
             return ""
+        timed = [it for it in items if it.timed]
+        if len({it.code for it in timed}) == 1 and other.threshold == rule.threshold and not (rule.cap or other.cap):
+            return ""  # one code: both rules give the same units
         alt = allocate(items, other)
         mine = [(a.code, a.units) for a in alloc.lines if a.timed]
         theirs = [(a.code, a.units) for a in alt.lines if a.timed]

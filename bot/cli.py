@@ -12,7 +12,7 @@ from datetime import date
 
 import click
 
-from bot import __version__
+from bot import __version__, render
 
 
 class _Ctx:
@@ -118,8 +118,6 @@ def _log(obj: _Ctx, answer, surface: str, latency_ms: float) -> None:
 
 
 def _render(answer, as_json: bool, one_line: bool = False) -> str:
-    from bot import render
-
     if as_json:
         return render.to_json(answer)
     text = render.to_text(answer)
@@ -129,10 +127,15 @@ def _render(answer, as_json: bool, one_line: bool = False) -> str:
 def _batch(obj: _Ctx, as_json: bool, rule: str | None) -> None:
     """One answer line per input line, whatever the line holds (blank -> help, undecodable -> error)."""
     out = sys.stdout
+    pending: list[str] = []
     for raw in sys.stdin.buffer:
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        answer = _answer(obj, text, rule, surface="cli")
-        out.write(_render(answer, as_json, one_line=True) + "\n")
+        pending.append(_render(_answer(obj, text, rule, surface="cli"), as_json, one_line=True))
+        if len(pending) >= 512:  # write in chunks: per-line writes cost more than the answers
+            out.write("\n".join(pending) + "\n")
+            pending.clear()
+    if pending:
+        out.write("\n".join(pending) + "\n")
     out.flush()
 
 

@@ -7,13 +7,12 @@ render it. The JSON shape is the contract in DESIGN.md (`Answer.to_dict`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["units", "faq", "help", "no_match", "error"]
 
 
-@dataclass(frozen=True)
-class UnitLine:
+class UnitLine(NamedTuple):
     """One billed code on one date of service."""
 
     code: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.codes import CODE_PATTERN, CodeTable, RuleBook
 
@@ -29,7 +29,7 @@ _NOT_RULE = r"(?![\s-]*(?:minute\s+)?rule)"  # "8-minute rule" is a rule, not a 
 
 # Order matters: the longest forms first. Every pattern is a whole duration.
 _DURATION = re.compile(
-    r"(?<![\w.:-])(?P<neg>-)?(?:"
+    r"(?=[-\dotfsenah])(?<![\w.:-])(?P<neg>-)?(?:"
     r"(?P<hm_h>\d{1,2}):(?P<hm_m>[0-5]\d)(?!\d)(?:\s*(?:hours?|hrs?|h)\b)?"  # 1:10
     r"|(?P<h>" + _NUM + r")\s*-?\s*" + _H + r"(?![a-z])\.?(?:\s*(?:and\s+)?(?P<hm>\d{1,2})\s*-?\s*(?:" + _M + r"\b)?(?=\W|$))?"  # 1h 15m, 1.5 hours
     r"|(?P<half>half\s+(?:an\s+)?hour)"
@@ -55,8 +55,7 @@ _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto
 _EMOJI = re.compile(r":[a-z0-9_+\-]+:")
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A code named in the message with the minutes given for it (None when none were)."""
 
     code: str
@@ -64,14 +63,12 @@ class Segment:
     said: str  # how the user named it ("97140" or "manual therapy")
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     kind: str  # negative | too_long | fraction | unknown_code | retired_code | almost_code
     detail: str
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     text: str  # the message with Slack markup removed
     segments: tuple[Segment, ...] = ()
     loose_minutes: tuple[int, ...] = ()  # durations with no code next to them
@@ -81,7 +78,7 @@ class Request:
     retired_codes: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
     is_question: bool = False
-    leftover_words: tuple[str, ...] = field(default=(), compare=False)
+    leftover_words: tuple[str, ...] = ()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -98,12 +95,39 @@ class Request:
 
 def strip_slack_markup(text: str) -> str:
     """Drop user/channel mentions and emoji, keep link labels, and unescape &amp; &lt; &gt;."""
-    text = _SLACK_USER.sub(" ", text)
-    text = _SLACK_LINK.sub(lambda m: m.group(1) or " ", text)
-    text = _EMOJI.sub(" ", text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    return re.sub(r"[ \t]+", " ", text).strip()
+    if "<" in text:
+        text = _SLACK_USER.sub(" ", text)
+        text = _SLACK_LINK.sub(lambda m: m.group(1) or " ", text)
+    if ":" in text:
+        text = _EMOJI.sub(" ", text)
+    if "&" in text:
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+_SPACES = re.compile(r"[ \t]+")
+
+
+def trie_pattern(words) -> str:
+    """One regex alternation for many words, shaped as a trie so matching doesn't try each word in turn."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if end else body
+
+    return build(trie)
 
 
 def _number(s: str) -> float:
@@ -130,10 +154,10 @@ class Parser:
     def __init__(self, codes: CodeTable, rules: RuleBook):
         self.codes = codes
         self.rules = rules
-        alias_alt = "|".join(re.escape(a) for a in sorted(codes.aliases, key=len, reverse=True))
-        self._alias = re.compile(rf"(?<![\w-])(?:{alias_alt})(?![\w-])", re.IGNORECASE) if alias_alt else None
-        rule_alt = "|".join(re.escape(w) for w in sorted(rules.words, key=len, reverse=True))
-        self._rule = re.compile(rf"(?<![\w-])(?:{rule_alt})(?![\w-])", re.IGNORECASE)
+        # Trie-shaped alternations: greedy, so the longest alias wins ("manual therapy" over "manual").
+        alias_alt = trie_pattern(codes.aliases)
+        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])", re.IGNORECASE) if alias_alt else None
+        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(rules.words)})(?![\w-])", re.IGNORECASE)
 
     def parse(self, raw: str) -> Request:
         text = strip_slack_markup(raw or "")

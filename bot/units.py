@@ -13,7 +13,7 @@ that comes first in the message, then code number ascending. The answer flags th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.codes import Rule
 
@@ -51,8 +51,7 @@ def minutes_to_next_unit(minutes: int, threshold: int = 8) -> int:
     return minutes_range(units_for(minutes, threshold) + 1, threshold)[0] - minutes
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One code's minutes on one date of service (minutes is None for an untimed code given alone)."""
 
     code: str
@@ -60,8 +59,7 @@ class Item:
     timed: bool
 
 
-@dataclass(frozen=True)
-class Allocated:
+class Allocated(NamedTuple):
     code: str
     minutes: int | None
     units: int
@@ -72,8 +70,7 @@ class Allocated:
     capped: int = 0  # units removed by the payer's per-visit cap
 
 
-@dataclass(frozen=True)
-class Allocation:
+class Allocation(NamedTuple):
     rule: Rule
     lines: tuple[Allocated, ...]
     total_minutes: int  # timed minutes only
@@ -81,61 +78,56 @@ class Allocation:
     uncapped_units: int
     tied: tuple[str, ...] = ()  # codes that tied for an extra unit (the choice is the biller's)
 
-    @property
-    def untimed_units(self) -> int:
-        return sum(line.units for line in self.lines if not line.timed)
-
 
 def merge_same_code(items: list[Item]) -> list[Item]:
     """One line per code per date of service: minutes of the same code are summed (units-rule E6)."""
+    if len({it.code for it in items}) == len(items):
+        return items
     merged: dict[str, Item] = {}
     for it in items:
-        if it.code in merged:
-            prev = merged[it.code]
+        prev = merged.get(it.code)
+        if prev is None:
+            merged[it.code] = it
+        else:
             minutes = None if prev.minutes is None and it.minutes is None else (prev.minutes or 0) + (it.minutes or 0)
             merged[it.code] = Item(it.code, minutes, it.timed)
-        else:
-            merged[it.code] = it
     return list(merged.values())
 
 
 def allocate(items: list[Item], rule: Rule) -> Allocation:
     """Units per code under `rule`. Items of the same code are merged first; order is kept."""
     items = merge_same_code(items)
-    timed = [it for it in items if it.timed]
-    total = sum(it.minutes or 0 for it in timed)
+    threshold = rule.threshold
+    timed = [(i, it.code, it.minutes or 0) for i, it in enumerate(items) if it.timed]
+    total = sum(m for _, _, m in timed)
     tied: tuple[str, ...] = ()
     per_code: dict[str, Allocated] = {}
 
     if rule.method == "per_code":
-        for it in timed:
-            m = it.minutes or 0
+        for _, code, m in timed:
             full, left = divmod(m, BLOCK)
-            u = units_for(m, rule.threshold)
-            per_code[it.code] = Allocated(it.code, m, u, True, full, left, extra=u > full)
+            u = full + (left >= threshold)
+            per_code[code] = Allocated(code, m, u, True, full, left, u > full)
     else:
-        pooled = units_for(total, rule.threshold)
-        floors = {it.code: divmod(it.minutes or 0, BLOCK) for it in timed}
-        extra = pooled - sum(full for full, _ in floors.values())
-        position = {it.code: i for i, it in enumerate(timed)}
-        ranked = sorted(
-            (it for it in timed if floors[it.code][1] > 0),
-            key=lambda it: (-floors[it.code][1], -(it.minutes or 0), position[it.code], it.code),
-        )
-        winners = {it.code for it in ranked[: max(extra, 0)]}
-        if 0 < extra < len(ranked):
-            cut = floors[ranked[extra - 1].code][1]
-            same = [it.code for it in ranked if floors[it.code][1] == cut]
-            if any(c not in winners for c in same):
-                tied = tuple(same)
-        for it in timed:
-            full, left = floors[it.code]
-            bonus = it.code in winners
-            per_code[it.code] = Allocated(it.code, it.minutes or 0, full + bonus, True, full, left, extra=bonus)
+        extra = units_for(total, threshold) - sum(m // BLOCK for _, _, m in timed)
+        winners: set[str] = set()
+        if extra > 0:
+            # largest leftover first; ties: longer service, then listed first, then code number
+            ranked = sorted((t for t in timed if t[2] % BLOCK), key=lambda t: (-(t[2] % BLOCK), -t[2], t[0], t[1]))
+            winners = {t[1] for t in ranked[:extra]}
+            if extra < len(ranked):
+                cut = ranked[extra - 1][2] % BLOCK
+                same = tuple(t[1] for t in ranked if t[2] % BLOCK == cut)
+                if any(c not in winners for c in same):
+                    tied = same
+        for _, code, m in timed:
+            full, left = divmod(m, BLOCK)
+            bonus = code in winners
+            per_code[code] = Allocated(code, m, full + bonus, True, full, left, bonus)
 
     uncapped = sum(a.units for a in per_code.values())
+    budget = rule.cap
     lines: list[Allocated] = []
-    budget = rule.cap if rule.cap is not None else None
     for it in items:
         if not it.timed:
             lines.append(Allocated(it.code, it.minutes, 1, False))
@@ -145,7 +137,8 @@ def allocate(items: list[Item], rule: Rule) -> Allocation:
             keep = min(a.units, budget)
             budget -= keep
             if keep < a.units:
-                a = Allocated(a.code, a.minutes, keep, True, a.full_blocks, a.leftover, a.extra, a.units - keep)
+                a = a._replace(units=keep, capped=a.units - keep)
         lines.append(a)
-    total_units = sum(a.units for a in lines if a.timed)
+    total_units = uncapped if rule.cap is None else sum(a.units for a in per_code.values()) - sum(
+        a.capped for a in lines)
     return Allocation(rule, tuple(lines), total, total_units, uncapped, tied)
