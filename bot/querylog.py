@@ -1,0 +1,564 @@
+"""The query log: every question, its answer's kind, feedback and the review state, in SQLite.
+
+Answer latency must not depend on the disk, so nothing on the answer path touches SQLite:
+`record_*` append to an in-memory queue and return in microseconds; one background writer
+thread redacts the text and writes the queue in batches (one transaction per batch). When
+the database is locked, read-only or its folder is missing, the writer keeps the batch and
+retries with backoff, so entries wait instead of being lost. `close()` drains the queue.
+
+The queue holds `queue_size` records; past that they spill into an overflow of
+`overflow_size` (same deque, so order is kept, counted in `health()["spilled"]`); past
+both they are dropped and counted (`health()["dropped"]`) rather than block an answer.
+
+Reads (`recent`, `stats`, `purge`, review queries) open their own connection per call:
+they run off the answer path (CLI, App Home) and sqlite3 connections are per thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from bot.redact import redact
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Migrations("billing_bot_log")
+SURFACES = ("slash", "mention", "dm", "cli")
+
+
+@MIGRATIONS()
+def create_queries(db: Database) -> None:
+    db.table("queries").create(
+        {
+            "id": str, "ts": str, "surface": str, "team_id": str, "channel_id": str, "user_id": str,
+            "text": str, "kind": str, "entry_id": str, "score": float, "rule": str,
+            "units_summary": str, "latency_ms": float,
+        },
+        pk="id",
+        not_null={"ts", "surface", "kind"},
+    )
+    db.table("queries").create_index(["ts"])
+    db.table("queries").create_index(["kind", "ts"])
+    db.table("queries").create_index(["entry_id"])
+
+
+@MIGRATIONS()
+def create_feedback(db: Database) -> None:
+    # One vote per user per answer: a double click or a changed mind stays one row (upsert).
+    db.table("feedback").create(
+        {"query_id": str, "user_id": str, "helpful": bool, "reason": str, "ts": str},
+        pk=("query_id", "user_id"),
+        not_null={"helpful", "ts"},
+        foreign_keys=[("query_id", "queries", "id")],
+    )
+    db.table("feedback").create_index(["ts"])
+
+
+@MIGRATIONS()
+def create_review_tables(db: Database) -> None:
+    db.table("review_actions").create(
+        {"id": int, "ts": str, "user_id": str, "action": str, "target": str, "ok": bool, "message": str},
+        pk="id",
+        not_null={"ts", "user_id", "action", "ok"},
+    )
+    # The reviewers' overlay: phrasings linked to entries and drafted entries, until exported.
+    db.table("phrasings").create(
+        {"entry_id": str, "text": str, "query_id": str, "linked_by": str, "ts": str, "exported_at": str},
+        pk=("entry_id", "text"),
+        not_null={"ts"},
+    )
+    db.table("drafts").create(
+        {
+            "id": str, "question": str, "answer": str, "codes": str, "sources": str, "query_id": str,
+            "drafted_by": str, "drafted_at": str, "status": str, "approved_by": str, "approved_at": str,
+            "exported_at": str,
+        },
+        pk="id",
+        not_null={"question", "answer", "drafted_by", "drafted_at", "status"},
+    )
+    db.table("dismissals").create({"item_id": str, "user_id": str, "ts": str}, pk="item_id")
+
+
+@MIGRATIONS()
+def create_state_tables(db: Database) -> None:
+    db.table("channel_rules").create({"channel_id": str, "rule": str, "set_by": str, "ts": str}, pk="channel_id")
+    db.table("seen_events").create({"event_id": str, "ts": str}, pk="event_id")
+    db.table("seen_events").create_index(["ts"])
+
+
+@MIGRATIONS()
+def queries_fts(db: Database) -> None:
+    # Datasette picks up queries_fts for a search box; porter makes "massages" find "massage".
+    db.table("queries").enable_fts(["text"], create_triggers=True, tokenize="porter")
+
+
+@MIGRATIONS(transactional=False)
+def wal(db: Database) -> None:
+    # Readers (CLI, Datasette) never block the writer, and the writer never blocks them.
+    db.enable_wal()
+
+
+# -- ids and records --------------------------------------------------------------------------------
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_id_last = [0, 0]  # last (milliseconds, random part)
+
+
+def new_query_id() -> str:
+    """A ULID-style id: 'q' + 48-bit ms time + 40 random bits, Crockford base32 (19 chars).
+
+    Sorts by time; within one millisecond the random part counts up, so ids from one
+    process are strictly increasing. Short enough for a Slack button value."""
+    ms = time.time_ns() // 1_000_000
+    with _id_lock:
+        last_ms, last_rand = _id_last
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1
+            if rand >= 1 << 40:
+                ms, rand = ms + 1, 0
+        else:
+            rand = int.from_bytes(os.urandom(5), "big") >> 1  # leave headroom to count up
+        _id_last[:] = [ms, rand]
+    n = (ms << 40) | rand
+    return "q" + "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(85, -1, -5))
+
+
+def utc_now() -> str:
+    return _iso(datetime.now(timezone.utc))
+
+
+def _iso(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds; one format everywhere so string order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One question and what the bot did with it. `text` is raw: the writer redacts it."""
+
+    id: str
+    ts: str
+    surface: str  # slash | mention | dm | cli
+    team_id: str | None
+    channel_id: str | None
+    user_id: str | None
+    text: str
+    kind: str
+    entry_id: str | None
+    score: float | None
+    rule: str | None
+    units_summary: str | None
+    latency_ms: float
+
+    @classmethod
+    def from_answer(
+        cls, answer, *, surface: str, latency_ms: float, text: str | None = None, team_id: str | None = None,
+        channel_id: str | None = None, user_id: str | None = None, id: str | None = None,
+    ) -> "QueryRecord":
+        """Build the record from a `bot.model.Answer` (text defaults to `answer.query`)."""
+        return cls(
+            id=id or new_query_id(), ts=utc_now(), surface=surface, team_id=team_id, channel_id=channel_id,
+            user_id=user_id, text=answer.query if text is None else text, kind=answer.kind,
+            entry_id=answer.id, score=answer.score, rule=answer.rule,
+            units_summary=units_summary(answer) if answer.kind == "units" else None, latency_ms=round(latency_ms, 3),
+        )
+
+
+def units_summary(answer) -> str:
+    """'97140 40m 3u, 97010 1u = 3u/40m': what was billed, without the question's words."""
+    parts = [
+        f"{line.code} {line.minutes}m {line.units}u" if line.minutes is not None else f"{line.code} {line.units}u"
+        for line in answer.lines
+    ]
+    return f"{', '.join(parts)} = {answer.total_units}u/{answer.total_minutes}m"
+
+
+# -- the log ----------------------------------------------------------------------------------------
+_PKS = {"queries": "id", "feedback": ("query_id", "user_id"), "review_actions": "id", "phrasings": ("entry_id", "text"),
+        "drafts": "id", "dismissals": "item_id", "channel_rules": "channel_id", "seen_events": "event_id"}
+INSERT, UPSERT = "insert", "upsert"
+SEEN_WINDOW = timedelta(hours=1)  # Slack re-delivers for a few minutes; an hour is plenty
+MAINTENANCE_EVERY = 24 * 3600.0
+
+
+class QueryLog:
+    """The SQLite query log with one background writer. See the module docstring."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        store_text: bool = True,
+        purge_days: int | None = None,
+        queue_size: int = 10_000,
+        overflow_size: int = 100_000,
+        batch_size: int = 1_000,
+        flush_interval: float = 0.1,
+        busy_timeout: float = 1.0,
+        retry_max: float = 5.0,
+        connect: Callable[[str], sqlite3.Connection] | None = None,
+    ):
+        """
+        :param store_text: False stores no text at all: no question, no feedback reason, no
+          units summary (kind, entry and score only).
+        :param purge_days: when set, the writer purges rows older than this at start and daily.
+        :param busy_timeout: seconds SQLite waits for a lock before the writer backs off.
+        :param retry_max: longest pause (seconds) between retries while the database is unusable.
+        :param connect: opens a connection for the writer (tests inject faults through it).
+        """
+        self.path = str(path)
+        self.store_text = store_text
+        self.purge_days = purge_days
+        self.queue_size, self.overflow_size, self.batch_size = queue_size, overflow_size, batch_size
+        self.flush_interval, self.busy_timeout, self.retry_max = flush_interval, busy_timeout, retry_max
+        self._connect = connect or (lambda p: sqlite3.connect(p, timeout=self.busy_timeout))
+        self._cv = threading.Condition(threading.Lock())
+        self._buf: deque[tuple[int, str, str, object]] = deque()
+        self._seq = 0  # last sequence number handed out
+        self._done = 0  # every item up to this sequence number is written (or given up on)
+        self._counts = dict.fromkeys(("written", "spilled", "dropped", "failed", "retries", "errors"), 0)
+        self.last_error: str | None = None
+        self._stopping = self._abandon = False
+        self._thread: threading.Thread | None = None
+        self._channel_rules: dict[str, str] = {}
+        self._seen: dict[str, float] = {}
+        self._seen_lock = threading.Lock()
+        self._state_loaded = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> "QueryLog":
+        """Start the writer thread (idempotent) and load persisted state if the database is there."""
+        if not self._state_loaded:
+            try:
+                with self.open_db(timeout=0.2) as db:
+                    self._load_state(db)
+            except (sqlite3.Error, OSError) as exc:  # the writer loads it once it gets through
+                self.last_error = str(exc)
+        with self._cv:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            self._stopping = self._abandon = False
+            self._thread = threading.Thread(target=self._run, name="querylog-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Drain the queue and stop the writer. False if records were still unwritten after
+        `timeout` (the database stayed unusable); they are logged as lost."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                with self._cv:
+                    self._abandon = True
+                    self._cv.notify_all()
+                thread.join(self.busy_timeout + 1)
+        lost = self.pending
+        if lost:
+            log.error("query log closed with %d records unwritten: %s", lost, self.last_error)
+        return lost == 0
+
+    def __enter__(self) -> "QueryLog":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def pending(self) -> int:
+        """Records queued but not yet written."""
+        return self._seq - self._done
+
+    def health(self) -> dict:
+        """Counters for /healthz and the CLI: written, pending, spilled, dropped, failed, retries."""
+        return {**self._counts, "pending": self.pending, "last_error": self.last_error,
+                "writer_alive": bool(self._thread and self._thread.is_alive())}
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is written. False on timeout."""
+        with self._cv:
+            target = self._seq
+            if self._done >= target:
+                return True
+            if self._thread is None or not self._thread.is_alive():
+                return False
+            self._cv.notify_all()
+            return self._cv.wait_for(lambda: self._done >= target, timeout)
+
+    # -- the answer path: never blocks, never raises --------------------------------------------------
+    def enqueue(self, table: str, row: object, op: str = INSERT) -> None:
+        """Queue one row for `table` (insert-or-ignore, or upsert). Never blocks, never raises."""
+        try:
+            with self._cv:
+                size = len(self._buf)
+                if size >= self.queue_size:
+                    if size >= self.queue_size + self.overflow_size:
+                        self._counts["dropped"] += 1
+                        return
+                    self._counts["spilled"] += 1
+                self._seq += 1
+                self._buf.append((self._seq, table, op, row))
+                if size + 1 == self.batch_size:
+                    self._cv.notify_all()
+        except Exception:  # noqa: BLE001 - the answer must go out whatever happens here
+            self._counts["errors"] += 1
+            log.exception("query log: could not queue a %s row", table)
+
+    def record_query(self, rec: QueryRecord) -> None:
+        self.enqueue("queries", rec)
+
+    def record_feedback(self, query_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
+        row = {"query_id": query_id, "user_id": user_id, "helpful": bool(helpful), "reason": reason, "ts": utc_now()}
+        self.enqueue("feedback", row, UPSERT)
+
+    def seen_before(self, event_id: str) -> bool:
+        """Slack re-delivery dedupe: True if this event id was seen in the last hour.
+        Checked in memory; persisted (via the writer) so a restart still knows it."""
+        now = time.time()
+        with self._seen_lock:
+            if event_id in self._seen:
+                return True
+            self._seen[event_id] = now
+            if len(self._seen) % 1024 == 0:
+                cutoff = now - SEEN_WINDOW.total_seconds()
+                self._seen = {k: t for k, t in self._seen.items() if t >= cutoff}
+        self.enqueue("seen_events", {"event_id": event_id, "ts": utc_now()})
+        return False
+
+    def channel_rule(self, channel_id: str) -> str | None:
+        return self._channel_rules.get(channel_id)
+
+    def set_channel_rule(self, channel_id: str, rule: str, user_id: str) -> None:
+        """Remember a channel's default unit rule (in memory now, on disk via the writer)."""
+        self._channel_rules[channel_id] = rule
+        self.enqueue("channel_rules", {"channel_id": channel_id, "rule": rule, "set_by": user_id, "ts": utc_now()},
+                     UPSERT)
+        self.record_action(user_id, "set_channel_rule", channel_id, True, rule)
+
+    def record_action(self, user_id: str, action: str, target: str | None, ok: bool, message: str = "") -> None:
+        """Audit trail of review and settings actions (who, what, when, allowed or not)."""
+        self.enqueue("review_actions", {"ts": utc_now(), "user_id": user_id, "action": action, "target": target,
+                                        "ok": ok, "message": message})
+
+    # -- reads: own connection per call ---------------------------------------------------------------
+    @contextmanager
+    def open_db(self, timeout: float | None = None) -> Iterator[Database]:
+        """A migrated connection for this thread; closed on exit."""
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout if timeout is None else timeout)
+        db = Database(conn)
+        try:
+            MIGRATIONS.apply(db)
+            yield db
+        finally:
+            db.close()
+
+    def recent(self, n: int = 20) -> list[dict]:
+        """The last `n` questions, newest first."""
+        with self.open_db() as db:
+            return list(db.table("queries").rows_where(order_by="ts desc, id desc", limit=n))
+
+    def stats(self, since: datetime) -> dict:
+        """Questions, answered %, helpful %, top entries and unanswered questions since `since`."""
+        cutoff = _iso(since)
+        with self.open_db() as db:
+            queries = db.table("queries")
+            by_kind = {r["kind"]: r["n"] for r in db.query(
+                "select kind, count(*) as n from queries where ts >= ? group by kind order by n desc", [cutoff])}
+            questions = sum(by_kind.values())
+            unanswered = by_kind.get("no_match", 0)
+            votes = db.query("select count(*) as n, coalesce(sum(helpful), 0) as up from feedback where ts >= ?",
+                             [cutoff])
+            feedback = next(votes)
+            top = db.query(
+                "select entry_id, count(*) as n from queries where ts >= ? and kind = 'faq' and entry_id is not null"
+                " group by entry_id order by n desc, entry_id limit 5", [cutoff])
+            examples = queries.rows_where("ts >= ? and kind = 'no_match'", [cutoff], order_by="ts desc", limit=5,
+                                          select="id, ts, text")
+            return {
+                "since": cutoff,
+                "questions": questions,
+                "answered": questions - unanswered,
+                "answered_pct": _pct(questions - unanswered, questions),
+                "by_kind": by_kind,
+                "feedback": feedback["n"],
+                "helpful": feedback["up"],
+                "helpful_pct": _pct(feedback["up"], feedback["n"]),
+                "top_entries": [{"entry_id": r["entry_id"], "count": r["n"]} for r in top],
+                "unanswered": unanswered,
+                "unanswered_examples": list(examples),
+            }
+
+    def purge(self, older_than: timedelta) -> int:
+        """Delete questions (and their feedback) older than `older_than`; returns how many questions."""
+        with self.open_db() as db:
+            return _purge(db, _iso(datetime.now(timezone.utc) - older_than))
+
+    # -- the writer -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        db: Database | None = None
+        batch: list[tuple[int, str, str, object]] = []
+        backoff = 0.0
+        next_maintenance = 0.0  # right after the first connection
+        while True:
+            with self._cv:
+                if self._abandon or (self._stopping and not batch and not self._buf):
+                    break
+                if backoff:
+                    self._cv.wait_for(lambda: self._abandon, backoff)
+                    if self._abandon:
+                        break
+                elif not batch and not self._buf:
+                    self._cv.wait(self.flush_interval)
+                while len(batch) < self.batch_size and self._buf:
+                    batch.append(self._buf.popleft())
+            try:
+                if db is None:
+                    db = self._open_writer()
+                if time.monotonic() >= next_maintenance:
+                    self._maintain(db)
+                    next_maintenance = time.monotonic() + MAINTENANCE_EVERY
+                if batch:
+                    self._write(db, batch)  # empties `batch` once written
+                backoff = 0.0
+            except sqlite3.OperationalError as exc:
+                # Locked, read-only, folder missing, file replaced: keep the batch, reconnect later.
+                self._counts["retries"] += 1
+                self.last_error = str(exc)
+                if db is not None:
+                    db.close()
+                    db = None
+                backoff = min(self.retry_max, max(0.01, backoff * 2))
+        if db is not None:
+            db.close()
+
+    def _open_writer(self) -> Database:
+        conn = self._connect(self.path)
+        db = Database(conn)
+        try:
+            MIGRATIONS.apply(db)
+            if not self._state_loaded:
+                self._load_state(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _write(self, db: Database, batch: list) -> None:
+        """Write a batch in one transaction; if a row is bad, fall back to row by row and skip it."""
+        try:
+            with db.atomic():
+                self._write_rows(db, batch)
+        except sqlite3.OperationalError:
+            raise
+        except Exception:  # noqa: BLE001 - one bad row must not block the rest
+            while batch:
+                item = batch[0]
+                try:
+                    with db.atomic():
+                        self._write_rows(db, [item])
+                    written = 1
+                except sqlite3.OperationalError:
+                    raise  # the caller keeps what is left of the batch and retries
+                except Exception:  # noqa: BLE001
+                    written = 0
+                    self._counts["failed"] += 1
+                    log.exception("query log: skipped a %s row that cannot be written", item[1])
+                del batch[0]
+                self._mark_done(item[0], written)
+            return
+        self._mark_done(batch[-1][0], len(batch))
+        batch.clear()
+
+    def _write_rows(self, db: Database, items: list) -> None:
+        for (table, op), group in itertools.groupby(items, key=lambda item: (item[1], item[2])):
+            rows = [self._row(table, item[3]) for item in group]
+            if op == UPSERT:
+                db.table(table).upsert_all(rows, pk=_PKS[table])
+            else:
+                db.table(table).insert_all(rows, ignore=True)
+
+    def _mark_done(self, seq: int, n: int) -> None:
+        with self._cv:
+            self._done = seq
+            self._counts["written"] += n
+            self._cv.notify_all()
+
+    def _row(self, table: str, row) -> dict:
+        """Redaction and the no-text setting happen here, on the writer thread."""
+        if table == "queries":
+            row = {
+                "id": row.id, "ts": row.ts, "surface": row.surface, "team_id": row.team_id,
+                "channel_id": row.channel_id, "user_id": row.user_id,
+                "text": redact(row.text) if self.store_text else None, "kind": row.kind,
+                "entry_id": row.entry_id, "score": row.score, "rule": row.rule,
+                "units_summary": row.units_summary if self.store_text else None, "latency_ms": row.latency_ms,
+            }
+        elif table == "feedback" and row.get("reason"):
+            row = {**row, "reason": redact(row["reason"]) if self.store_text else None}
+        return row
+
+    def _maintain(self, db: Database) -> None:
+        """Daily: forget old Slack event ids; purge old questions when `purge_days` is set."""
+        with db.atomic():
+            db.table("seen_events").delete_where("ts < ?", [_iso(datetime.now(timezone.utc) - timedelta(days=2))])
+        if self.purge_days is not None:
+            purged = _purge(db, _iso(datetime.now(timezone.utc) - timedelta(days=self.purge_days)))
+            log.info("query log: purged %d questions older than %d days", purged, self.purge_days)
+
+    def _load_state(self, db: Database) -> None:
+        """Bring channel rules and recent event ids into memory; values set since start win."""
+        for row in db.table("channel_rules").rows:
+            self._channel_rules.setdefault(row["channel_id"], row["rule"])
+        since = datetime.now(timezone.utc) - SEEN_WINDOW
+        with self._seen_lock:
+            for row in db.table("seen_events").rows_where("ts >= ?", [_iso(since)]):
+                self._seen.setdefault(row["event_id"], datetime.fromisoformat(row["ts"]).timestamp())
+        self._state_loaded = True
+
+
+def _purge(db: Database, cutoff: str) -> int:
+    with db.atomic():
+        queries = db.table("queries")
+        count = queries.count_where("ts < ?", [cutoff])
+        db.table("feedback").delete_where(
+            "ts < ? or query_id in (select id from queries where ts < ?)", [cutoff, cutoff])
+        queries.delete_where("ts < ?", [cutoff])
+        db.table("seen_events").delete_where("ts < ?", [cutoff])
+    return count
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def parse_age(text: str) -> timedelta:
+    """'90d', '12h', '2w' or a bare number of days -> timedelta. Raises ValueError."""
+    text = text.strip().lower()
+    units = {"d": "days", "h": "hours", "w": "weeks"}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "d")
+    if not number.isdigit():
+        raise ValueError(f"expected a duration like 90d, 12h or 2w, not {text!r}")
+    return timedelta(**{units[unit]: int(number)})
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
