@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@echo "Installing billing-bot into $(VENV) (log: $(VENV)/install.log)..." >&2
+	@$(PY) -m pip install --disable-pip-version-check -e '.[test]' > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log >&2; exit 1; }
 	@touch $(STAMP)
 
 ## run: the Slack app when tokens are configured, otherwise a local chat in the terminal
