@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+from bot.answer import escape
 from bot.model import Answer
 
 SECTION_LIMIT = 3000  # characters in one section's text (Block Kit)
@@ -60,8 +61,35 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
     return chunks
 
 
+# -- Slack Block Kit ----------------------------------------------------------------------------------
+# Limits (docs.slack.dev/reference/block-kit/blocks): 50 blocks in a message, 100 in a modal or the
+# Home tab, 3,000 characters in a section's text, 10 elements in a context block, 150 in a header,
+# 75 in an option's text, 2,000 in a button value, 255 in a block_id.
+MAX_VIEW_BLOCKS = 100
+_OPTION_TEXT = 75
+
+FEEDBACK_REASON_VIEW = "feedback_reason"
+FEEDBACK_REASONS = (
+    ("wrong", "The answer is wrong"),
+    ("off_topic", "It answered a different question"),
+    ("unclear", "Hard to understand"),
+    ("outdated", "Out of date"),
+    ("payer", "My payer or state does it differently"),
+    ("other", "Something else"),
+)
+REVIEW_LINK, REVIEW_DRAFT, REVIEW_DISMISS, REVIEW_APPROVE = "review_link", "review_draft", "review_dismiss", "review_approve"
+REVIEW_REFRESH = "review_refresh"
+DRAFT_VIEW = "review_draft_submit"
+
+
+def echo(text: str) -> str:
+    """User text as typed, made inert for mrkdwn: Slack may send it escaped or raw, so decode the
+    three entities first (no `&amp;amp;`), then escape, so `<!channel>` or `<@U1>` never pings."""
+    return escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
 def _section(text: str, *, verbatim: bool = True) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": verbatim}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT], "verbatim": verbatim}}
 
 
 def _context(texts: list[str]) -> dict:
@@ -69,28 +97,64 @@ def _context(texts: list[str]) -> dict:
                                             for t in texts[:10]]}
 
 
-def to_blocks(answer: Answer, *, query_id: str | None = None) -> list[dict]:
-    """Block Kit for an answer: the text, warnings set apart, a context line, feedback buttons."""
-    blocks: list[dict] = [_section(chunk) for chunk in split_text(answer.text)]
+def _plain(text: str, limit: int = SECTION_LIMIT) -> dict:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict:
+    button = {"type": "button", "text": _plain(text, 75), "action_id": action_id, "value": value[:2000]}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _cap(blocks: list[dict], tail: list[dict], limit: int) -> list[dict]:
+    """Keep `tail` (context, buttons) and as much of `blocks` as fits under `limit`."""
+    room = limit - len(tail)
+    if len(blocks) > room:
+        blocks = blocks[: room - 1] + [_section("_(shortened: ask a narrower question for the rest)_", verbatim=False)]
+    return blocks + tail
+
+
+def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> list[dict]:
+    """Block Kit for an answer: the text, warnings set apart, a context line (rule, sources, the
+    disclaimer), feedback buttons. `asked` is the question as typed, echoed (escaped) for
+    ephemeral replies, where Slack doesn't show what the user typed."""
+    body: list[dict] = []
+    if asked:
+        body.append(_context([f"You asked: {echo(asked)}"]))
+    body += [_section(chunk) for chunk in split_text(answer.text)]
     if answer.warnings:
         warning_text = "\n".join(f":warning: {w}" for w in answer.warnings)
-        blocks += [_section(chunk) for chunk in split_text(warning_text)]
+        body.append({"type": "divider"})
+        body += [_section(chunk) for chunk in split_text(warning_text)]
     context = list(answer.context)
     if answer.kind == "faq" and answer.sources:
         context = [c for c in context if not c.startswith("Source:")]
-        links = " · ".join(f"<{s.url}|{_link_label(s.title)}>" if s.url else s.title for s in answer.sources[:3])
+        links = " · ".join(f"<{s.url}|{_link_label(s.title)}>" if s.url else escape(s.title)
+                           for s in answer.sources[:3])
         context.insert(0, f"Sources: {links}")
-    if context:
-        blocks.append(_context(context))
+    tail = [_context(context)] if context else []
     if query_id and answer.kind in ("units", "faq", "no_match"):
-        blocks.append(feedback_block(query_id))
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [_section("_(answer shortened)_", verbatim=False)]
-    return blocks
+        tail.append(feedback_block(query_id))
+    return _cap(body, tail, MAX_BLOCKS)
+
+
+def message(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> dict:
+    """`text` + `blocks` for chat.postMessage or an ack body (Slack wants the text fallback too)."""
+    return {"text": fallback_text(answer), "blocks": to_blocks(answer, query_id=query_id, asked=asked)}
+
+
+def notice(text: str, *, context: tuple[str, ...] = ()) -> dict:
+    """A short bot message (settings, errors) as `text` + `blocks`; `text` must already be mrkdwn-safe."""
+    blocks = [_section(chunk, verbatim=False) for chunk in split_text(text)]
+    if context:
+        blocks.append(_context(list(context)))
+    return {"text": text.split("\n", 1)[0][:300], "blocks": blocks[:MAX_BLOCKS]}
 
 
 def _link_label(title: str) -> str:
-    return title.replace("|", "/").replace(">", "›").replace("<", "‹")
+    return title.replace("&", "&amp;").replace("|", "/").replace(">", "›").replace("<", "‹")
 
 
 def feedback_block(query_id: str) -> dict:
@@ -115,3 +179,66 @@ def fallback_text(answer: Answer) -> str:
     """The top-level `text` Slack shows in notifications (required alongside blocks)."""
     first = answer.text.split("\n", 1)[0]
     return first[:300]
+
+
+def feedback_reason_modal(query_id: str) -> dict:
+    """Asked after "Not helpful": a reason picker and an optional note (both short)."""
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_REASON_VIEW,
+        "private_metadata": query_id,
+        "title": _plain("What went wrong?", 24),
+        "submit": _plain("Send", 24),
+        "close": _plain("Skip", 24),
+        "blocks": [
+            {"type": "input", "block_id": "reason", "label": _plain("Reason"),
+             "element": {"type": "static_select", "action_id": "reason", "placeholder": _plain("Pick one"),
+                         "options": [{"text": _plain(label, _OPTION_TEXT), "value": value}
+                                     for value, label in FEEDBACK_REASONS]}},
+            {"type": "input", "block_id": "note", "optional": True, "label": _plain("Anything to add? (optional)"),
+             "element": {"type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 500,
+                         "placeholder": _plain("e.g. my payer counts per code")}},
+            _context(["Your answer helps the team fix the knowledge base. Please leave out patient details."]),
+        ],
+    }
+
+
+# -- usage, shared by `/units help`, DMs, mentions and the Home tab -----------------------------------
+def usage_blocks(*, rule_title: str, profiles: list[str], examples: tuple[str, ...], where: str = "") -> list[dict]:
+    """How to ask, with examples, and the rule in force (`where`: "in this channel", ...)."""
+    lines = "\n".join(f"• `/units {e}`" for e in examples)
+    return [
+        _section("I work out *15-minute billing units* (CMS 8-minute rule or AMA per-code rule) and answer "
+                 "massage-therapy *billing questions* from a curated knowledge base.", verbatim=False),
+        _section(f"*Ask privately* with `/units`, mention me in a channel (I reply in a thread), or DM me:\n{lines}",
+                 verbatim=False),
+        _section(f"*Rule {where or 'in force'}:* {escape(rule_title)}.\n"
+                 f"• `/units rule ama` (or `cms`, or a payer profile: {', '.join(f'`{p}`' for p in profiles)}) "
+                 "sets this channel's default; `/units rule` shows it.\n"
+                 "• Name a rule in one message to override it: `40 min 97140 ama`.\n"
+                 "• `/units codes` lists the codes I know.", verbatim=False),
+        _context(["Rules vary by payer and state; this is billing guidance, not legal advice. "
+                  "Please leave patient names and details out of your questions."]),
+    ]
+
+
+def codes_blocks(codes) -> list[dict]:
+    """The code table (a `bot.codes.CodeTable`) for `/units codes`."""
+    rows = [f"`{c.code}` {'timed' if c.timed else 'untimed'}: {escape(c.name)}" for c in codes.codes.values()]
+    retired = [f"`{r.code}` → {', '.join(r.replacements)}" for r in codes.retired.values()]
+    text = "*Codes I know*\n" + "\n".join(rows)
+    if retired:
+        text += "\n*Retired*\n" + "\n".join(retired)
+    blocks = [_section(chunk, verbatim=False) for chunk in split_text(text)]
+    return blocks[: MAX_BLOCKS - 1] + [_context(["CPT codes are maintained by the AMA; the names are our own "
+                                                  "plain-language summaries."])]
+
+
+def home_view(usage: list[dict], desk: list[dict] | None = None) -> dict:
+    """The App Home tab: usage for everyone, then the review desk for reviewers (<= 100 blocks)."""
+    blocks = [{"type": "header", "text": _plain("billing-bot: billing units and questions", 150)}, *usage]
+    if desk:
+        blocks += [{"type": "divider"}, *desk]
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        blocks = blocks[: MAX_VIEW_BLOCKS - 1] + [_context(["(more on the next refresh)"])]
+    return {"type": "home", "blocks": blocks}

@@ -1,0 +1,141 @@
+"""Runners for the Slack app: Socket Mode (when `SLACK_APP_TOKEN` is set) or HTTP on uvicorn.
+
+HTTP is a small Starlette app: `POST /slack/events` goes to Bolt (signature checked there),
+`GET /healthz` answers liveness. Not Bolt's development server: it binds every interface
+on a fixed port, polls for acks and has no clean shutdown.
+
+Shutdown (SIGTERM or Ctrl-C) in both modes: stop taking requests, let replies in flight
+finish, then drain the query log, so nothing a user was told is lost from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+DRAIN_SECONDS = 10.0
+
+
+class ConfigError(Exception):
+    "The settings don't allow the chosen mode (a token or the signing secret is missing)"
+
+
+def build_components(settings: Settings):
+    """The answerer (fully loaded, so the first question is as fast as the rest), the query log
+    (started) and the Bolt app wired to them."""
+    from bot.answer import Answerer
+    from bot.querylog import QueryLog
+    from bot.slack_app import build_app, make_client
+
+    answerer = Answerer.from_knowledge(default_rule=settings.rule)
+    answerer.matcher  # noqa: B018 - load the knowledge base now: fail at start, not on a question
+    querylog = QueryLog(settings.db_path, store_text=settings.store_text, purge_days=settings.purge_days).start()
+    app = build_app(settings, make_client(settings), answerer=answerer, log=querylog)
+    return app, querylog
+
+
+async def shutdown(app: AsyncApp, querylog, timeout: float = DRAIN_SECONDS) -> None:
+    """Let replies in flight finish, close the shared HTTP session, then drain the log."""
+    bot = getattr(app, "billing_bot", None)
+    if bot is not None and not await bot.background.drain(timeout):
+        log.warning("%d Slack replies still running at shutdown", bot.background.pending)
+    session = app.client.session
+    if session is not None and not session.closed:
+        await session.close()
+    if querylog is not None:
+        await asyncio.to_thread(querylog.close, timeout)
+
+
+async def _open_session(app: AsyncApp) -> None:
+    """One keep-alive aiohttp session for every Web API call (Bolt copies it into each
+    request's client) instead of a new connection per reply. Made inside the running loop."""
+    import aiohttp
+
+    if app.client.session is None:
+        app.client.session = aiohttp.ClientSession()
+
+
+def http_app(app: AsyncApp, querylog=None, *, health=None) -> Starlette:
+    """Starlette app: Bolt at POST /slack/events, liveness at GET /healthz; lifespan drains."""
+    handler = AsyncSlackRequestHandler(app)
+
+    async def events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        body = {"ok": True}
+        if querylog is not None:
+            stats = querylog.health()
+            body["log"] = {k: stats[k] for k in ("pending", "written", "dropped", "writer_alive")}
+        return JSONResponse(body)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await _open_session(app)
+        yield
+        await shutdown(app, querylog)
+
+    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
+                     lifespan=lifespan)
+
+
+def check(settings: Settings, http: bool) -> None:
+    if not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...): see docs/connect-to-slack.md")
+    if http and not settings.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (it verifies that requests come from Slack)")
+
+
+def run_server(settings: Settings, *, force_http: bool = False, port: int | None = None,
+               host: str = "0.0.0.0") -> None:  # noqa: S104 - Slack must reach it; put TLS in front
+    """`billing-bot serve`: Socket Mode when SLACK_APP_TOKEN is set (unless `force_http`), else HTTP."""
+    http = force_http or not settings.socket_mode
+    check(settings, http)
+    app, querylog = build_components(settings)
+    if http:
+        import uvicorn
+
+        # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, then runs the
+        # lifespan shutdown above (replies, then the log).
+        uvicorn.run(http_app(app, querylog), host=host, port=port or settings.port, log_level="info",
+                    access_log=False, timeout_graceful_shutdown=DRAIN_SECONDS)
+    else:
+        asyncio.run(run_socket_mode(app, settings.slack_app_token, querylog))
+
+
+async def run_socket_mode(app: AsyncApp, app_token: str, querylog=None, *, stop: asyncio.Event | None = None) -> None:
+    """Connect over Socket Mode and serve until SIGTERM/SIGINT (or `stop` is set).
+
+    The socket client uses the app's Web API client, so `SLACK_API_URL` also picks the
+    `apps.connections.open` endpoint."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
+            loop.add_signal_handler(sig, stop.set)
+    await _open_session(app)
+    handler = AsyncSocketModeHandler(app, app_token)
+    await handler.connect_async()
+    log.info("connected to Slack over Socket Mode")
+    try:
+        await stop.wait()
+    finally:
+        await handler.close_async()
+        await shutdown(app, querylog)

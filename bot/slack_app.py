@@ -1,0 +1,300 @@
+"""The Slack adapter: `build_app(settings, client, answerer=..., log=...) -> AsyncApp`.
+
+Listeners only translate: payload -> `Answerer` -> `bot.render` -> ack / chat.postMessage, and
+queue a record in the `QueryLog` (which never blocks). Two rules keep Slack's 3-second ack:
+
+* The app runs with `process_before_response=True`, so a slash command's answer goes back in
+  the ack body itself (no `response_url` round trip, and no 10 ms ack polling in Bolt's runner).
+* Nothing awaits the Web API before the ack: replies to events, modals and Home tab publishes
+  run in `Background` tasks, which shutdown waits for before the query log is closed.
+
+There is no module-level app: constructing one needs settings, and tests inject a client
+pointed at a local fake Web API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import render
+from bot.answer import HELP_EXAMPLES, Answerer
+from bot.config import Settings
+from bot.model import Answer
+from bot.querylog import QueryLog, QueryRecord, new_query_id
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/units"
+# Message subtypes that are a person writing to the bot; every other subtype (edits, deletions,
+# joins, bot posts) is acknowledged and dropped, so Slack does not retry it.
+_PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
+_SORRY = "Sorry, something went wrong on my side and I couldn't answer. It has been logged; please try again."
+
+
+def make_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client: `SLACK_API_URL` honoured, retries for 429s, dropped connections and 5xx."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),  # sleeps Retry-After, off the ack path
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+class Background:
+    """Web API calls started after the ack, tracked so shutdown can wait for them (`drain`).
+
+    A failure goes to the same reporter as `@app.error`, not to a scattered try/except."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self.on_error: Callable[[BaseException, dict], Awaitable[None]] | None = None
+
+    def start(self, coro: Coroutine, body: dict | None = None) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: self._done(t, body or {}))
+
+    def _done(self, task: asyncio.Task, body: dict) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        if self.on_error is not None:
+            asyncio.ensure_future(self.on_error(task.exception(), body))
+        else:
+            log.error("background Slack call failed", exc_info=task.exception())
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait for the calls in flight (and any they start); False if some were still running."""
+        deadline = time.monotonic() + timeout
+        while self._tasks:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return True
+
+
+def build_app(
+    settings: Settings,
+    client: AsyncWebClient,
+    *,
+    answerer: Answerer,
+    log: QueryLog,
+    background: Background | None = None,
+    desk=None,
+) -> AsyncApp:
+    """Register every listener on a new AsyncApp.
+
+    :param client: the Web API client (see `make_client`); tests point it at a local fake.
+    :param background: where post-ack work runs; pass your own to `drain()` it on shutdown.
+    :param desk: a `bot.review.ReviewDesk`; built from `log` and `settings.reviewers` when omitted.
+    """
+    app = AsyncApp(
+        client=client,
+        # Without a secret, HTTP requests must never verify: an empty HMAC key is forgeable. Socket
+        # Mode skips verification, so it needs none.
+        signing_secret=settings.slack_signing_secret or os.urandom(32).hex(),
+        process_before_response=True,
+        name="billing-bot",
+    )
+    bot = _Listeners(settings, answerer, log, background or Background(), desk)
+    bot.register(app)
+    app.billing_bot = bot  # type: ignore[attr-defined]  # serve.py drains bot.background
+    return app
+
+
+class _Listeners:
+    """The listeners, sharing the answerer, the log and the background tasks."""
+
+    def __init__(self, settings: Settings, answerer: Answerer, querylog: QueryLog, background: Background, desk):
+        self.settings = settings
+        self.answerer = answerer
+        self.log = querylog
+        self.background = background
+        self.desk = desk
+        background.on_error = self.report
+
+    def register(self, app: AsyncApp) -> None:
+        app.middleware(self.skip_bots_and_redeliveries)
+        app.command(COMMAND)(self.units_command)
+        app.event("app_mention")(self.app_mention)
+        app.event("message")(self.message)
+        app.event("app_home_opened")(self.app_home_opened)
+        app.action(render.FEEDBACK_ACTION)(self.feedback)
+        app.view(render.FEEDBACK_REASON_VIEW)(self.feedback_reason)
+        app.error(self.on_error)
+        if self.desk is not None:
+            from bot import slack_review
+
+            slack_review.register(app, self)
+
+    # -- middleware -----------------------------------------------------------------------------------
+    async def skip_bots_and_redeliveries(self, body: dict, next: Callable[[], Awaitable[None]]):
+        """Drop other bots' messages (Bolt drops our own) and Slack's re-deliveries of an event
+        already seen (`X-Slack-Retry-Num`): acknowledged, so Slack stops retrying, but not answered."""
+        if body.get("type") == "event_callback":
+            event = body.get("event") or {}
+            if event.get("bot_id") or event.get("subtype") == "bot_message":
+                return BoltResponse(status=200, body="")
+            event_id = body.get("event_id")
+            if event_id and self.log.seen_before(event_id):
+                log.info("ignored a re-delivered event %s", event_id)
+                return BoltResponse(status=200, body="")
+        await next()
+
+    # -- answering ------------------------------------------------------------------------------------
+    def channel_rule(self, channel_id: str | None) -> str | None:
+        """The channel's stored default rule, if it still exists in the rule book."""
+        name = self.log.channel_rule(channel_id) if channel_id else None
+        return name if name and self.answerer.rules.get(name) else None
+
+    def rule_title(self, channel_id: str | None) -> str:
+        return self.answerer.resolve_rule(self.channel_rule(channel_id)).title
+
+    def usage(self, channel_id: str | None, where: str) -> list[dict]:
+        profiles = [n for n in self.answerer.rules.names() if n not in ("cms", "ama")]
+        return render.usage_blocks(rule_title=self.rule_title(channel_id), profiles=profiles,
+                                   examples=HELP_EXAMPLES, where=where)
+
+    def reply(self, text: str, *, surface: str, team_id: str | None, channel_id: str | None,
+              user_id: str | None, asked: str | None = None) -> dict:
+        """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
+        started = time.perf_counter()
+        answer: Answer = self.answerer.answer(text, rule=self.channel_rule(channel_id))
+        query_id = new_query_id()
+        if answer.kind == "help":
+            where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
+            msg = {"text": "How to ask me", "blocks": self.usage(channel_id, where)}
+        else:
+            msg = render.message(answer, query_id=query_id, asked=asked)
+        self.log.record_query(QueryRecord.from_answer(
+            answer, id=query_id, surface=surface, latency_ms=(time.perf_counter() - started) * 1000,
+            team_id=team_id, channel_id=channel_id, user_id=user_id))
+        return msg
+
+    async def units_command(self, ack, command: dict):
+        """`/units ...`: answered privately, in the ack body itself (fast path, nothing to post)."""
+        text = (command.get("text") or "").strip()
+        word, _, rest = text.partition(" ")
+        channel_id, user_id = command.get("channel_id"), command.get("user_id")
+        if word.lower() == "rule":
+            await ack(response_type="ephemeral", **self.rule_command(rest.strip(), channel_id, user_id))
+        elif word.lower() == "codes" and not rest.strip():
+            await ack(response_type="ephemeral", text="Codes I know", blocks=render.codes_blocks(self.answerer.codes))
+        else:
+            await ack(response_type="ephemeral", **self.reply(
+                text, surface="slash", team_id=command.get("team_id"), channel_id=channel_id, user_id=user_id,
+                asked=text))
+
+    def rule_command(self, name: str, channel_id: str | None, user_id: str | None) -> dict:
+        """`/units rule` shows the channel's default rule; `/units rule NAME` sets it (kept in SQLite)."""
+        names = ", ".join(f"`{n}`" for n in self.answerer.rules.names())
+        if not name:
+            stored = self.channel_rule(channel_id)
+            how = "set for this channel" if stored else "the bot's default; no rule set for this channel"
+            return render.notice(f"Rule here: *{render.escape(self.rule_title(channel_id))}* ({how}).\n"
+                                 f"Change it with `/units rule NAME` ({names}).")
+        rule = self.answerer.rules.get(name)
+        if rule is None or not channel_id:
+            return render.notice(f"I don't know the rule `{render.echo(name)}`. Choose one of: {names}.")
+        self.log.set_channel_rule(channel_id, rule.name, user_id or "")
+        return render.notice(
+            f"Default rule for this channel is now *{render.escape(rule.title)}*.\n"
+            "Anyone can still override it in one message, e.g. `40 min 97140 cms`.")
+
+    async def app_mention(self, event: dict, body: dict, client: AsyncWebClient):
+        """A mention in a channel: answered in the thread (a new one from the mention, or its own)."""
+        if event.get("channel", "").startswith("D"):
+            return  # direct messages are answered by `message`, once
+        msg = self.reply(event.get("text") or "", surface="mention", team_id=body.get("team_id"),
+                         channel_id=event.get("channel"), user_id=event.get("user"))
+        self.background.start(client.chat_postMessage(
+            channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], **msg), body)
+
+    async def message(self, event: dict, body: dict, client: AsyncWebClient):
+        """DMs are answered in the DM (in its thread if the user wrote in one). Every other message
+        event, any subtype, lands here too and is acknowledged silently: unhandled -> 404 -> retries."""
+        if event.get("channel_type") != "im" or event.get("subtype") not in _PERSON_SUBTYPES:
+            return
+        msg = self.reply(event.get("text") or "", surface="dm", team_id=body.get("team_id"),
+                         channel_id=event.get("channel"), user_id=event.get("user"))
+        self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts"),
+                                                      **msg), body)
+
+    # -- Home tab -------------------------------------------------------------------------------------
+    async def app_home_opened(self, event: dict, body: dict, client: AsyncWebClient):
+        if event.get("tab", "home") != "home":
+            return
+        self.background.start(self.publish_home(client, event["user"]), body)
+
+    async def publish_home(self, client: AsyncWebClient, user_id: str) -> None:
+        """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
+        desk = None
+        if self.desk is not None and self.desk.is_reviewer(user_id):
+            from bot import slack_review
+
+            desk = await asyncio.to_thread(slack_review.desk_blocks, self)
+        view = render.home_view(self.usage(None, "by default"), desk)
+        await client.views_publish(user_id=user_id, view=view)
+
+    # -- feedback -------------------------------------------------------------------------------------
+    async def feedback(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        """Helpful / Not helpful: recorded at once; Not helpful then asks why, in a small modal."""
+        await ack()
+        vote, _, query_id = (action.get("value") or "").partition(":")
+        user_id = (body.get("user") or {}).get("id", "")
+        if vote not in ("up", "down") or not query_id:
+            log.warning("ignored a feedback click with value %r", action.get("value"))
+            return
+        self.log.record_feedback(query_id, user_id, vote == "up")
+        if vote == "down" and body.get("trigger_id"):
+            self.background.start(client.views_open(trigger_id=body["trigger_id"],
+                                                    view=render.feedback_reason_modal(query_id)), body)
+
+    async def feedback_reason(self, ack, view: dict, body: dict):
+        await ack()
+        values = view["state"]["values"]
+        reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get("value") or "other"
+        note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()
+        self.log.record_feedback(view.get("private_metadata", ""), body["user"]["id"], False,
+                                 f"{reason}: {note}" if note else reason)
+
+    # -- errors ---------------------------------------------------------------------------------------
+    async def report(self, error: BaseException, body: dict) -> None:
+        """Log a failure with what it was handling (ids only, never the question text)."""
+        kind = body.get("command") or (body.get("event") or {}).get("type") or body.get("type") or "request"
+        log.error("failed handling %s (team %s): %s", kind, body.get("team_id") or (body.get("team") or {}).get("id"),
+                  error, exc_info=error)
+
+    async def on_error(self, error: Exception, body: dict) -> BoltResponse:
+        """The one error handler. Slack still gets a 200 (a retry would fail the same way); a
+        slash command also gets an apology in place of the answer."""
+        await self.report(error, body)
+        if body.get("command"):
+            return BoltResponse(status=200, body=json.dumps({"response_type": "ephemeral", "text": _SORRY}),
+                                headers={"content-type": "application/json"})
+        return BoltResponse(status=200, body="")
+
