@@ -1,0 +1,436 @@
+"""The review desk: what needs a reviewer's eye, and what reviewers can do about it.
+
+The queue comes from the query log (unanswered, low-confidence and not-helpful questions)
+plus knowledge-base entries past their `review_by` date. Reviewers link a question to an
+entry (it becomes one of the entry's phrasings), draft new entries, approve a colleague's
+draft (never their own) and dismiss items. Links and approved drafts form an *overlay* on
+the knowledge base that answers at once (the caller's `on_change` rebuilds its matcher)
+until `export` writes it to knowledge/ YAML for the team to commit.
+
+Changes are kept in memory (reads are consistent at once) and written through the query
+log's writer, so a locked database delays them but loses nothing. Every action, allowed or
+not, is recorded in `review_actions`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+from bot.querylog import UPSERT, QueryLog, dumps, utc_now
+
+KINDS = ("not_helpful", "no_match", "low_confidence", "review_due")
+REVIEW_EVERY = timedelta(days=365)  # review_by of an exported entry, counted from approval
+_DENIED = "Only reviewers can do that (BILLING_BOT_REVIEWERS)."
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One thing in the review queue. `id` is what `dismiss` takes."""
+
+    id: str  # a query id, or "due:<entry-id>:<review_by>" for an entry past its review date
+    kind: str  # not_helpful | no_match | low_confidence | review_due
+    text: str  # the question as logged (redacted), or the entry's question
+    query_id: str | None = None
+    entry_id: str | None = None  # the entry the bot answered with, or the entry to review
+    score: float | None = None
+    ts: str | None = None
+    detail: str = ""  # "score 62", "not helpful: wrong code", "review by 2026-01-01"
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    ok: bool
+    message: str
+    id: str | None = None  # the draft id for `draft`
+
+
+class ReviewDesk:
+    """Review queue and overlay over a `QueryLog`'s database. Thread-safe."""
+
+    def __init__(
+        self,
+        log: QueryLog,
+        reviewers: frozenset[str],
+        *,
+        on_change: Callable[[], None] | None = None,
+        low_confidence: float = 85.0,
+        entry_ids: Callable[[], Iterable[str]] | None = None,
+    ):
+        """
+        :param on_change: called after the overlay changes (a link, an approval, an export),
+          so the caller can rebuild its matcher with `overlay_phrasings()`/`approved_entries()`.
+        :param low_confidence: FAQ answers scoring below this are queued for review.
+        :param entry_ids: the knowledge base's entry ids; when given, `link` checks against it
+          and draft ids avoid them.
+        """
+        self.log = log
+        self.reviewers = frozenset(reviewers)
+        self.on_change = on_change
+        self.low_confidence = low_confidence
+        self.entry_ids = entry_ids
+        self._lock = threading.RLock()
+        self._phrasings: dict[tuple[str, str], dict] = {}  # (entry_id, lowercased text) -> row
+        self._drafts: dict[str, dict] = {}
+        self._dismissed: set[str] = set()
+        self.reload()
+
+    # -- state ----------------------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Re-read the overlay from the database: another process (the CLI) may have changed it.
+        When this process's own writes are not all on disk yet, its rows win. True if the
+        answering overlay (links, approved entries) changed."""
+        with self._lock:  # held throughout, so no action lands between the read and the merge
+            written = self.log.flush(1.0)
+            try:
+                with self.log.open_db() as db:
+                    phrasings = list(db.table("phrasings").rows_where(order_by="ts"))
+                    drafts = list(db.table("drafts").rows_where(order_by="drafted_at"))
+                    dismissed = [r["item_id"] for r in db.table("dismissals").rows]
+            except Exception:  # noqa: BLE001 - unavailable database: keep what we have, retry later
+                return False
+            before = (self.overlay_phrasings(), self.approved_entries())
+            if written:
+                self._phrasings, self._drafts = {}, {}
+            for row in phrasings:
+                self._phrasings.setdefault((row["entry_id"], row["text"].lower()), row)
+            for row in drafts:
+                self._drafts.setdefault(row["id"], row)
+            self._dismissed.update(dismissed)
+            return (self.overlay_phrasings(), self.approved_entries()) != before
+
+    def is_reviewer(self, user_id: str | None) -> bool:
+        return user_id in self.reviewers
+
+    def overlay_phrasings(self) -> list[tuple[str, str]]:
+        """(entry_id, phrasing) linked so far and not yet exported, oldest first."""
+        with self._lock:
+            return [(r["entry_id"], r["text"]) for r in self._phrasings.values() if not r.get("exported_at")]
+
+    def approved_entries(self) -> list[dict]:
+        """Approved, not yet exported drafts as FAQ-schema dicts."""
+        with self._lock:
+            return [_faq_entry(d) for d in self._drafts.values() if d["status"] == "approved"]
+
+    def drafts(self, status: str | None = "draft") -> list[dict]:
+        """Drafts (as stored rows, codes/sources decoded) with this status; None for all."""
+        with self._lock:
+            rows = [d for d in self._drafts.values() if status is None or d["status"] == status]
+        return [{**d, "codes": json.loads(d["codes"]), "sources": json.loads(d["sources"])} for d in rows]
+
+    # -- the queue ------------------------------------------------------------------------------------
+    def queue(self, *, limit: int = 20, kb_entries: Iterable = (), today: date | None = None) -> list[ReviewItem]:
+        """What needs review, most urgent first: not-helpful feedback, unanswered questions,
+        low-confidence answers, then entries past `review_by` (from `kb_entries`: objects or
+        dicts with id, question, review_by)."""
+        with self._lock:
+            skip = set(self._dismissed)
+            skip.update(r["query_id"] for r in self._phrasings.values() if r.get("query_id"))
+            skip.update(d["query_id"] for d in self._drafts.values() if d.get("query_id"))
+        items = [item for item in self._query_items(limit + len(skip)) if item.id not in skip][:limit]
+        today = today or date.today()
+        for entry in kb_entries:
+            if len(items) >= limit:
+                break
+            review_by = _date(_field(entry, "review_by"))
+            if review_by is None or review_by > today:
+                continue
+            item_id = f"due:{_field(entry, 'id')}:{review_by.isoformat()}"
+            if item_id not in skip:
+                items.append(ReviewItem(item_id, "review_due", _field(entry, "question") or "",
+                                        entry_id=_field(entry, "id"), detail=f"review by {review_by.isoformat()}"))
+        return items
+
+    def _query_items(self, limit: int) -> list[ReviewItem]:
+        sql = """
+            select q.id, q.ts, q.text, q.kind, q.entry_id, q.score, f.reason, f.query_id is not null as unhelpful
+            from queries q
+            left join (select query_id, max(reason) as reason from feedback where not helpful group by query_id) f
+              on f.query_id = q.id
+            where (q.kind = 'no_match' or (q.kind = 'faq' and q.score < :low) or f.query_id is not null)
+              and q.id not in (select item_id from dismissals)
+              and q.id not in (select query_id from phrasings where query_id is not null)
+              and q.id not in (select query_id from drafts where query_id is not null)
+            order by case when f.query_id is not null then 0 when q.kind = 'no_match' then 1 else 2 end, q.ts desc
+            limit :limit
+        """
+        try:
+            with self.log.open_db() as db:
+                rows = list(db.query(sql, {"low": self.low_confidence, "limit": limit}))
+        except Exception:  # noqa: BLE001 - an unavailable log shows an empty queue, not an error
+            return []
+        items = []
+        for r in rows:
+            if r["unhelpful"]:
+                kind, detail = "not_helpful", "not helpful" + (f": {r['reason']}" if r["reason"] else "")
+            elif r["kind"] == "no_match":
+                kind, detail = "no_match", "no answer"
+            else:
+                kind, detail = "low_confidence", f"score {r['score']:.0f} for {r['entry_id']}"
+            items.append(ReviewItem(r["id"], kind, r["text"] or "", query_id=r["id"], entry_id=r["entry_id"],
+                                    score=r["score"], ts=r["ts"], detail=detail))
+        return items
+
+    # -- actions --------------------------------------------------------------------------------------
+    def link(self, user_id: str, query_id: str, entry_id: str) -> ReviewResult:
+        """Make a logged question one of an entry's phrasings (answers from the next question)."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "link", f"{query_id}->{entry_id}")
+        if not self._entry_exists(entry_id):
+            return self._done(user_id, "link", query_id, False, f"No entry {entry_id!r} in the knowledge base.")
+        text = self._query_text(query_id)
+        if text is None:
+            return self._done(user_id, "link", query_id, False, f"No question {query_id!r} in the log.")
+        if not text.strip():
+            return self._done(user_id, "link", query_id, False,
+                              "That question's text was not stored (BILLING_BOT_STORE_TEXT=0), so it can't be linked.")
+        key = (entry_id, text.lower())
+        with self._lock:
+            existing = self._phrasings.get(key)
+            if existing and not existing.get("exported_at"):
+                return self._done(user_id, "link", query_id, True, f"Already linked to {entry_id}.")
+            row = {"entry_id": entry_id, "text": text, "query_id": query_id, "linked_by": user_id, "ts": utc_now(),
+                   "exported_at": None}
+            self._phrasings[key] = row
+        self.log.enqueue("phrasings", row, UPSERT)
+        result = self._done(user_id, "link", f"{query_id}->{entry_id}", True,
+                            f"Linked “{text}” to {entry_id}; it answers from the next question.")
+        self._changed()
+        return result
+
+    def draft(
+        self, user_id: str, question: str, answer: str, codes: Iterable[str] = (), sources: Iterable = (),
+        *, query_id: str | None = None,
+    ) -> ReviewResult:
+        """Draft a new entry; another reviewer must approve it before it answers."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "draft", query_id or question[:60])
+        question, answer = (question or "").strip(), (answer or "").strip()
+        if not question or not answer:
+            return self._done(user_id, "draft", query_id, False, "A draft needs a question and an answer.")
+        with self._lock:
+            taken = set(self._drafts) | set(self.entry_ids() if self.entry_ids else ())
+            draft_id = unique_slug(question, taken)
+            row = {
+                "id": draft_id, "question": question, "answer": answer,
+                "codes": dumps([str(c).strip() for c in codes if str(c).strip()]),
+                "sources": dumps([_source(s) for s in sources]), "query_id": query_id,
+                "drafted_by": user_id, "drafted_at": utc_now(), "status": "draft",
+                "approved_by": None, "approved_at": None, "exported_at": None,
+            }
+            self._drafts[draft_id] = row
+        self.log.enqueue("drafts", row, UPSERT)
+        result = self._done(user_id, "draft", draft_id, True,
+                            f"Drafted {draft_id}; another reviewer can approve it.")
+        return ReviewResult(result.ok, result.message, draft_id)
+
+    def approve(self, user_id: str, draft_id: str) -> ReviewResult:
+        """Approve a colleague's draft: from now on it answers."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "approve", draft_id)
+        if draft_id not in self._drafts:
+            self.reload()
+        with self._lock:
+            row = self._drafts.get(draft_id)
+            if row is None:
+                message = f"No draft {draft_id!r}."
+            elif row["status"] != "draft":
+                message = f"{draft_id} is already {row['status']}."
+            elif row["drafted_by"] == user_id:
+                message = f"You drafted {draft_id}; a second reviewer has to approve it."
+            else:
+                row = {**row, "status": "approved", "approved_by": user_id, "approved_at": utc_now()}
+                self._drafts[draft_id] = row
+                message = ""
+        if message:
+            return self._done(user_id, "approve", draft_id, False, message)
+        self.log.enqueue("drafts", row, UPSERT)
+        result = self._done(user_id, "approve", draft_id, True, f"Approved {draft_id}; it answers from now on.")
+        self._changed()
+        return result
+
+    def dismiss(self, user_id: str, item_id: str) -> ReviewResult:
+        """Take an item off the queue (a query id, a "due:" item), or reject a draft."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "dismiss", item_id)
+        with self._lock:
+            row = self._drafts.get(item_id)
+            if row is not None:
+                if row["status"] != "draft":
+                    return self._done(user_id, "dismiss", item_id, False, f"{item_id} is already {row['status']}.")
+                row = self._drafts[item_id] = {**row, "status": "dismissed"}
+                table, message = "drafts", f"Dismissed draft {item_id}."
+            elif item_id.startswith(("q", "due:")):
+                self._dismissed.add(item_id)
+                row = {"item_id": item_id, "user_id": user_id, "ts": utc_now()}
+                table, message = "dismissals", "Dismissed."
+            else:
+                return self._done(user_id, "dismiss", item_id, False, f"No review item {item_id!r}.")
+        self.log.enqueue(table, row, UPSERT)
+        return self._done(user_id, "dismiss", item_id, True, message)
+
+    def export(self, knowledge_dir: Path, *, user_id: str = "cli") -> tuple[int, int]:
+        """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
+        knowledge/phrasings.yaml (merged, deduped), then clear them from the overlay.
+        Returns (entries written, phrasings written)."""
+        knowledge_dir = Path(knowledge_dir)
+        with self._lock:
+            drafts = [d for d in self._drafts.values() if d["status"] == "approved"]
+            links = [r for r in self._phrasings.values() if not r.get("exported_at")]
+            n_entries = _append_entries(knowledge_dir / "faq" / "reviewed.yaml", [_faq_entry(d) for d in drafts])
+            n_phrasings = _merge_phrasings(knowledge_dir / "phrasings.yaml", [(r["entry_id"], r["text"]) for r in links])
+            now = utc_now()
+            for d in drafts:
+                self._drafts[d["id"]] = row = {**d, "status": "exported", "exported_at": now}
+                self.log.enqueue("drafts", row, UPSERT)
+            for r in links:
+                self._phrasings[(r["entry_id"], r["text"].lower())] = row = {**r, "exported_at": now}
+                self.log.enqueue("phrasings", row, UPSERT)
+        self.log.record_action(user_id, "export", str(knowledge_dir), True,
+                               f"{n_entries} entries, {n_phrasings} phrasings")
+        if drafts or links:
+            self._changed()
+        return n_entries, n_phrasings
+
+    def week_stats(self, now: datetime | None = None) -> dict:
+        """The last seven days: questions, answered %, helpful %, top entries, unanswered; plus
+        the overlay waiting for review or export."""
+        now = now or datetime.now(timezone.utc)
+        stats = self.log.stats(now - timedelta(days=7))
+        with self._lock:
+            stats["drafts_waiting"] = sum(1 for d in self._drafts.values() if d["status"] == "draft")
+            stats["approved_not_exported"] = sum(1 for d in self._drafts.values() if d["status"] == "approved")
+        stats["links_not_exported"] = len(self.overlay_phrasings())
+        return stats
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _deny(self, user_id: str, action: str, target: str | None) -> ReviewResult:
+        return self._done(user_id, action, target, False, _DENIED)
+
+    def _done(self, user_id: str, action: str, target: str | None, ok: bool, message: str) -> ReviewResult:
+        self.log.record_action(user_id, action, target, ok, message)
+        return ReviewResult(ok, message)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def _entry_exists(self, entry_id: str) -> bool:
+        if self.entry_ids is None:
+            return bool(entry_id)
+        with self._lock:
+            approved = {d["id"] for d in self._drafts.values() if d["status"] in ("approved", "exported")}
+        return entry_id in approved or entry_id in set(self.entry_ids())
+
+    def _query_text(self, query_id: str) -> str | None:
+        self.log.flush(1.0)  # the question may have been asked a moment ago
+        try:
+            with self.log.open_db() as db:
+                rows = list(db.table("queries").rows_where("id = ?", [query_id], select="text"))
+        except Exception:  # noqa: BLE001
+            return None
+        return (rows[0]["text"] or "") if rows else None
+
+
+# -- the FAQ schema and the YAML files -------------------------------------------------------------------
+def slugify(text: str, max_words: int = 8) -> str:
+    """Kebab-case id from a question: 'Can I bill 97124 twice?' -> 'can-i-bill-97124-twice'."""
+    words = re.findall(r"[a-z0-9]+", text.lower())[:max_words]
+    return "-".join(words)[:60].strip("-") or "entry"
+
+
+def unique_slug(text: str, taken: set[str]) -> str:
+    base = slugify(text)
+    slug, n = base, 2
+    while slug in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _source(source) -> dict:
+    """{title, url} from a dict, a bare URL, or 'Title (https://...)'/'Title https://...'."""
+    if isinstance(source, dict):
+        return {"title": str(source.get("title") or source.get("url") or ""), "url": str(source.get("url") or "")}
+    text = str(source).strip()
+    m = re.match(r"^(.*?)\s*\(?(https?://[^\s)]+)\)?$", text)
+    if m:
+        return {"title": m[1].strip() or m[2], "url": m[2]}
+    return {"title": text, "url": ""}
+
+
+def _faq_entry(draft: dict) -> dict:
+    approved = _date(draft.get("approved_at")) or date.today()
+    return {
+        "id": draft["id"],
+        "question": draft["question"],
+        "phrasings": [],
+        "answer": draft["answer"],
+        "codes": json.loads(draft["codes"] or "[]"),
+        "tags": [],
+        "state": None,
+        "sources": json.loads(draft["sources"] or "[]"),
+        "last_verified": approved,
+        "review_by": approved + REVIEW_EVERY,
+    }
+
+
+def _append_entries(path: Path, entries: list[dict]) -> int:
+    data = _load_yaml(path) or {}
+    existing = data.get("entries") or []
+    ids = {e.get("id") for e in existing if isinstance(e, dict)}
+    new = [e for e in entries if e["id"] not in ids]
+    if new or not path.exists():
+        _write_yaml(path, {"entries": existing + new})
+    return len(new)
+
+
+def _merge_phrasings(path: Path, links: list[tuple[str, str]]) -> int:
+    data = _load_yaml(path) or {}
+    phrasings: dict[str, list[str]] = {k: list(v or []) for k, v in (data.get("phrasings") or {}).items()}
+    added = 0
+    for entry_id, text in links:
+        have = phrasings.setdefault(entry_id, [])
+        if text.lower() not in {p.lower() for p in have}:
+            have.append(text)
+            added += 1
+    if added:
+        _write_yaml(path, {"phrasings": phrasings})
+    return added
+
+
+def _load_yaml(path: Path) -> dict | None:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _write_yaml(path: Path, data: dict) -> None:
+    """Write via a temporary file so a crash never leaves half a knowledge file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by `billing-bot review export`; edit freely, keep the shape.\n"
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _field(entry, name: str):
+    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+
+
+def _date(value) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return None
