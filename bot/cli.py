@@ -165,14 +165,15 @@ def codes(as_json: bool):
       billing-bot codes
     """
     import json
+    from dataclasses import asdict
 
     from bot.codes import load_code_table
 
     table = load_code_table()
     if as_json:
         click.echo(json.dumps({
-            "codes": [c.model_dump() for c in table.codes.values()],
-            "retired": [r.model_dump() for r in table.retired.values()],
+            "codes": [asdict(c) for c in table.codes.values()],
+            "retired": [asdict(r) for r in table.retired.values()],
         }, indent=2))
         return
     for c in table.codes.values():
@@ -200,17 +201,19 @@ def kb_check():
     Example:
       billing-bot kb check
     """
-    from bot.codes import KNOWLEDGE_DIR, load_code_table, load_rule_book
+    from bot.codes import KNOWLEDGE_DIR, load_code_table
     from bot.errors import KnowledgeError
     from bot.kb import check_kb
+    from bot.schema import check_tables
 
-    try:
-        table = load_code_table()
-        load_rule_book()
-    except KnowledgeError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    problems = check_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known, today=date.today())
+    problems: list = check_tables(KNOWLEDGE_DIR)
+    if not problems:
+        try:
+            table = load_code_table()
+        except KnowledgeError as exc:
+            problems.append(str(exc))
+        else:
+            problems += check_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known, today=date.today())
     for p in problems:
         click.echo(str(p))
     if problems:

@@ -1,17 +1,21 @@
 """The code table and the rule book, loaded from knowledge/codes.yaml and knowledge/rules.yaml.
 
-Domain data stays in YAML the team reviews; this module only validates it (pydantic) and
-offers look-ups the parser and the answer builder need.
+Domain data stays in YAML the team reviews; this module turns it into plain frozen
+records and offers the look-ups the parser and the answer builder need.
+
+Why not pydantic here: importing pydantic and building models costs ~150 ms, which would
+double `billing-bot ask` start-up for every unit sum. The full schema (bot/schema.py,
+pydantic) runs in `billing-bot kb check` and in the test suite; at run time we only
+check the shape we rely on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import KnowledgeError
 from bot.model import Source
@@ -22,20 +26,9 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 CODE_PATTERN = r"(?:9\d{4}|[A-Z]\d{4})"  # CPT physical-medicine range and HCPCS level II (G0283)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SourceRef(_Model):
-    title: str
-    url: str
-
-    def to_source(self) -> Source:
-        return Source(self.title, self.url)
-
-
-class Code(_Model):
-    code: str = Field(pattern=rf"^{CODE_PATTERN}$")
+@dataclass(frozen=True)
+class Code:
+    code: str
     name: str
     summary: str
     timed: bool
@@ -43,66 +36,61 @@ class Code(_Model):
     warning: str | None = None
 
 
-class RetiredCode(_Model):
-    code: str = Field(pattern=rf"^{CODE_PATTERN}$")
+@dataclass(frozen=True)
+class RetiredCode:
+    code: str
     replacements: tuple[str, ...]
     note: str
 
 
-class Conflict(_Model):
-    codes: tuple[str, str]
+@dataclass(frozen=True)
+class Conflict:
+    codes: tuple[str, ...]
     note: str
 
 
-class Rule(_Model):
+@dataclass(frozen=True)
+class Rule:
     """A unit rule or payer profile: how minutes become 15-minute units."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
     title: str
-    method: Literal["total", "per_code"]
-    threshold: int = Field(default=8, ge=1, le=15)
-    cap: int | None = Field(default=None, ge=1)
+    method: str  # "total" (CMS) or "per_code" (AMA)
+    threshold: int = 8
+    cap: int | None = None
     note: str | None = None
     aliases: tuple[str, ...] = ()
-    source: SourceRef | None = None
+    source: Source | None = None
 
 
-class _CodesFile(_Model):
-    codes: tuple[Code, ...]
-    retired: tuple[RetiredCode, ...] = ()
-    conflicts: tuple[Conflict, ...] = ()
-    sources: tuple[SourceRef, ...] = ()
-
-
-class _RulesFile(_Model):
-    default: str
-    rules: tuple[Rule, ...]
-
-    @field_validator("rules")
-    @classmethod
-    def _unique(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-        names = [r.name for r in rules]
-        if len(names) != len(set(names)):
-            raise ValueError("rule names must be unique")
-        return rules
+def _record(cls, raw, path: Path, where: str):
+    """Build a record from a YAML mapping, naming the file and item when the shape is wrong."""
+    if not isinstance(raw, dict):
+        raise KnowledgeError(f"{path}: {where} must be a mapping (run `billing-bot kb check`)")
+    try:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        if isinstance(values.get("source"), dict):
+            values["source"] = Source(str(values["source"].get("title", "")), str(values["source"].get("url", "")))
+        return cls(**values)
+    except TypeError as exc:
+        raise KnowledgeError(f"{path}: {where}: {exc} (run `billing-bot kb check`)") from None
 
 
 class CodeTable:
     """Every code the bot knows, the retired ones, and pairs payers refuse together."""
 
-    def __init__(self, data: _CodesFile):
-        self.codes: dict[str, Code] = {c.code: c for c in data.codes}
-        self.retired: dict[str, RetiredCode] = {r.code: r for r in data.retired}
-        self.conflicts = data.conflicts
-        self.sources = data.sources
+    def __init__(self, codes: list[Code], retired: list[RetiredCode] = (), conflicts: list[Conflict] = ()):
+        self.codes: dict[str, Code] = {c.code: c for c in codes}
+        self.retired: dict[str, RetiredCode] = {r.code: r for r in retired}
+        self.conflicts = tuple(conflicts)
         self.aliases: dict[str, str] = {}
-        for c in data.codes:
+        for c in codes:
             for alias in c.aliases:
                 key = alias.lower()
                 if key in self.aliases and self.aliases[key] != c.code:
                     raise KnowledgeError(f"alias {alias!r} names both {self.aliases[key]} and {c.code}")
                 self.aliases[key] = c.code
-        for r in data.retired:
+        for r in retired:
             for rep in r.replacements:
                 if rep not in self.codes:
                     raise KnowledgeError(f"retired code {r.code} points at unknown code {rep}")
@@ -122,13 +110,13 @@ class CodeTable:
 class RuleBook:
     """The named unit rules (cms, ama) and payer profiles, with the words that pick them."""
 
-    def __init__(self, data: _RulesFile):
-        self.rules: dict[str, Rule] = {r.name: r for r in data.rules}
-        if data.default not in self.rules:
-            raise KnowledgeError(f"default rule {data.default!r} is not defined")
-        self.default = data.default
+    def __init__(self, rules: list[Rule], default: str):
+        self.rules: dict[str, Rule] = {r.name: r for r in rules}
+        if default not in self.rules:
+            raise KnowledgeError(f"default rule {default!r} is not defined")
+        self.default = default
         self.words: dict[str, str] = {}
-        for r in data.rules:
+        for r in rules:
             for word in (r.name, *r.aliases):
                 self.words[word.lower()] = r.name
 
@@ -139,22 +127,29 @@ class RuleBook:
         return list(self.rules)
 
 
-def _read(path: Path, model: type[BaseModel]):
+def read_yaml(path: Path) -> dict:
     try:
         with path.open(encoding="utf-8") as fh:
-            raw = yaml.load(fh, Loader=_Loader)
-        return model.model_validate(raw)
+            data = yaml.load(fh, Loader=_Loader)
     except OSError as exc:
         raise KnowledgeError(f"cannot read {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise KnowledgeError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        raise KnowledgeError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise KnowledgeError(f"{path}: expected a mapping at the top")
+    return data
 
 
 def load_code_table(path: Path = KNOWLEDGE_DIR / "codes.yaml") -> CodeTable:
-    return CodeTable(_read(path, _CodesFile))
+    data = read_yaml(path)
+    return CodeTable(
+        [_record(Code, c, path, f"codes[{i}]") for i, c in enumerate(data.get("codes") or [])],
+        [_record(RetiredCode, r, path, f"retired[{i}]") for i, r in enumerate(data.get("retired") or [])],
+        [_record(Conflict, c, path, f"conflicts[{i}]") for i, c in enumerate(data.get("conflicts") or [])],
+    )
 
 
 def load_rule_book(path: Path = KNOWLEDGE_DIR / "rules.yaml") -> RuleBook:
-    return RuleBook(_read(path, _RulesFile))
+    data = read_yaml(path)
+    rules = [_record(Rule, r, path, f"rules[{i}]") for i, r in enumerate(data.get("rules") or [])]
+    return RuleBook(rules, str(data.get("default", "")))

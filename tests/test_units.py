@@ -226,3 +226,20 @@ def test_untimed_codes_bill_one_and_do_not_change_timed_units(spec, untimed):
 def test_range_contains_its_minutes(minutes, threshold):
     lo, hi = minutes_range(units_for(minutes, threshold), threshold)
     assert lo <= minutes <= hi
+
+
+def test_shipped_tables_pass_the_full_schema():
+    from bot.schema import check_tables
+
+    assert [] == check_tables()
+
+
+def test_schema_reports_bad_tables(tmp_path):
+    from bot.schema import check_tables
+
+    (tmp_path / "codes.yaml").write_text("codes:\n  - code: '97124'\n    name: Massage\n    timed: maybe\n")
+    (tmp_path / "rules.yaml").write_text("default: nope\nrules:\n  - {name: cms, title: CMS, method: total}\n")
+    problems = check_tables(tmp_path)
+    assert any("codes.0.summary" in p for p in problems)
+    assert any("codes.0.timed" in p for p in problems)
+    assert any("default rule 'nope'" in p for p in problems)
