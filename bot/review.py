@@ -32,6 +32,14 @@ REVIEW_EVERY = timedelta(days=365)  # review_by of an exported entry, counted fr
 _DENIED = "Only reviewers can do that (BILLING_BOT_REVIEWERS)."
 
 
+class ExportError(Exception):
+    """The exported entries would not load as knowledge-base entries (nothing was written)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("export would break the knowledge base:\n" + "\n".join(problems))
+
+
 @dataclass(frozen=True)
 class ReviewItem:
     """One thing in the review queue. `id` is what `dismiss` takes."""
@@ -214,8 +222,6 @@ class ReviewDesk:
         if not self.is_reviewer(user_id):
             return self._deny(user_id, "draft", query_id or question[:60])
         question, answer = (question or "").strip(), (answer or "").strip()
-        if not question or not answer:
-            return self._done(user_id, "draft", query_id, False, "A draft needs a question and an answer.")
         with self._lock:
             taken = set(self._drafts) | set(self.entry_ids() if self.entry_ids else ())
             draft_id = unique_slug(question, taken)
@@ -226,6 +232,9 @@ class ReviewDesk:
                 "drafted_by": user_id, "drafted_at": utc_now(), "status": "draft",
                 "approved_by": None, "approved_at": None, "exported_at": None,
             }
+            problem = _entry_problem(_faq_entry(row))
+            if problem:
+                return self._done(user_id, "draft", query_id, False, f"Not drafted: {problem}")
             self._drafts[draft_id] = row
         self.log.enqueue("drafts", row, UPSERT)
         result = self._done(user_id, "draft", draft_id, True,
@@ -285,8 +294,19 @@ class ReviewDesk:
         with self._lock:
             drafts = [d for d in self._drafts.values() if d["status"] == "approved"]
             links = [r for r in self._phrasings.values() if not r.get("exported_at")]
-            n_entries = _append_entries(knowledge_dir / "faq" / "reviewed.yaml", [_faq_entry(d) for d in drafts])
-            n_phrasings = _merge_phrasings(knowledge_dir / "phrasings.yaml", [(r["entry_id"], r["text"]) for r in links])
+            reviewed, phrasings = knowledge_dir / "faq" / "reviewed.yaml", knowledge_dir / "phrasings.yaml"
+            backup = {path: path.read_bytes() if path.exists() else None for path in (reviewed, phrasings)}
+            n_entries = _append_entries(reviewed, [_faq_entry(d) for d in drafts])
+            n_phrasings = _merge_phrasings(phrasings, [(r["entry_id"], r["text"]) for r in links])
+            problems = _kb_problems(reviewed)
+            if problems:  # e.g. a drafted question duplicates an existing phrasing: put the files back
+                for path, content in backup.items():
+                    if content is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        path.write_bytes(content)
+                self.log.record_action(user_id, "export", str(knowledge_dir), False, "\n".join(problems))
+                raise ExportError(problems)
             now = utc_now()
             for d in drafts:
                 self._drafts[d["id"]] = row = {**d, "status": "exported", "exported_at": now}
@@ -380,6 +400,29 @@ def _faq_entry(draft: dict) -> dict:
         "last_verified": approved,
         "review_by": approved + REVIEW_EVERY,
     }
+
+
+def _entry_problem(entry: dict) -> str | None:
+    """Why this FAQ dict would not load (bot.kb's schema: a source with a URL, ...), or None."""
+    from pydantic import ValidationError
+
+    from bot.kb import Entry
+
+    try:
+        Entry.model_validate(entry)
+    except ValidationError as exc:
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}" for e in exc.errors())
+    return None
+
+
+def _kb_problems(reviewed: Path) -> list[str]:
+    """Problems `bot.kb` finds that involve the reviewed file (in it, or duplicates of it)."""
+    from bot.kb import check_kb
+
+    if not reviewed.exists():
+        return []
+    problems = map(str, check_kb(reviewed.parent, known_codes=None, today=date.min))
+    return [p for p in problems if str(reviewed) in p]
 
 
 def _append_entries(path: Path, entries: list[dict]) -> int:

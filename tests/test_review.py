@@ -4,12 +4,14 @@ import pytest
 import yaml
 from sqlite_utils import Database
 
+from bot.kb import load_kb
 from bot.querylog import QueryLog, QueryRecord, new_query_id, utc_now
-from bot.review import ReviewDesk, ReviewItem, ReviewResult, _source, slugify
+from bot.review import ExportError, ReviewDesk, ReviewItem, ReviewResult, _source, slugify
 
 FAST = {"busy_timeout": 0.05, "retry_max": 0.05, "flush_interval": 0.01}
 REVIEWERS = frozenset({"R1", "R2"})
 KB_IDS = ("massage-units", "modifier-59", "timed-codes")
+CMS = ["https://www.cms.gov/medicare/payment/fee-schedules/physician"]
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ def test_queue_lists_what_needs_review_most_urgent_first(log, desk):
 def test_non_reviewer_changes_nothing_and_is_logged(log, desk, changes, db_path):
     qid = ask(log, "does aetna cover 99213?", "no_match", None, None)
     assert not desk.is_reviewer("U9")
-    results = [desk.link("U9", qid, "massage-units"), desk.draft("U9", "Q?", "A."), desk.approve("U9", "x"),
+    results = [desk.link("U9", qid, "massage-units"), desk.draft("U9", "Q?", "A.", [], CMS), desk.approve("U9", "x"),
                desk.dismiss("U9", qid)]
     assert {False} == {r.ok for r in results}
     assert ([], [], []) == (desk.overlay_phrasings(), desk.approved_entries(), changes)
@@ -147,9 +149,20 @@ def test_draft_needs_a_second_reviewer_to_approve(log, desk, changes, db_path):
 
 
 def test_draft_ids_are_unique_and_avoid_kb_ids(desk):
-    assert "massage-units-2" == desk.draft("R1", "Massage units", "A.").id
-    assert "massage-units-3" == desk.draft("R1", "Massage units?", "B.").id
-    assert not desk.draft("R1", "  ", "answer").ok
+    assert "massage-units-2" == desk.draft("R1", "Massage units", "A.", [], CMS).id
+    assert "massage-units-3" == desk.draft("R1", "Massage units?", "B.", [], CMS).id
+
+
+@pytest.mark.parametrize("question, answer, codes, sources, problem", [
+    ("  ", "An answer.", [], CMS, "question: String should have at least 1 character"),
+    ("A question?", "", [], CMS, "answer: String should have at least 1 character"),
+    ("A question?", "An answer.", [], [], "sources: Tuple should have at least 1 item"),
+    ("A question?", "An answer.", [], ["AMTA guide"], "sources.0.url: String should match pattern"),
+])
+def test_a_draft_must_be_a_loadable_entry(desk, question, answer, codes, sources, problem):
+    result = desk.draft("R1", question, answer, codes, sources)
+    assert (False, []) == (result.ok, desk.drafts())
+    assert problem in result.message
 
 
 def test_dismiss_queue_items_and_drafts(log, desk):
@@ -160,7 +173,7 @@ def test_dismiss_queue_items_and_drafts(log, desk):
     assert desk.dismiss("R1", qid).ok
     assert desk.dismiss("R1", "due:timed-codes:2020-01-01").ok
     assert [] == desk.queue(kb_entries=kb)
-    draft = desk.draft("R1", "Wrong idea", "Nope.")
+    draft = desk.draft("R1", "Wrong idea", "Nope.", [], CMS)
     assert desk.dismiss("R2", draft.id).ok
     assert not desk.approve("R2", draft.id).ok
     assert ["dismissed"] == [d["status"] for d in desk.drafts(None)]
@@ -180,6 +193,7 @@ def test_export_writes_yaml_then_clears_the_overlay(open_log, log, desk, changes
     assert (1, 1) == desk.export(knowledge)
     reviewed = yaml.safe_load((knowledge / "faq" / "reviewed.yaml").read_text())
     assert ["is-97124-timed"] == [e["id"] for e in reviewed["entries"]]
+    assert ["is-97124-timed"] == [e.id for e in load_kb(knowledge / "faq").entries]  # the bot can load it
     assert {"id", "question", "phrasings", "answer", "codes", "tags", "state", "sources", "last_verified",
             "review_by"} == set(reviewed["entries"][0])
     assert {"phrasings": {"massage-units": ["how many units for massage", "units for a 53 minute massage?"]}} == (
@@ -189,6 +203,20 @@ def test_export_writes_yaml_then_clears_the_overlay(open_log, log, desk, changes
     log.close()
     assert ([], []) == (ReviewDesk(open_log(), REVIEWERS).overlay_phrasings(),
                         ReviewDesk(open_log(), REVIEWERS).approved_entries())
+
+
+def test_export_refuses_entries_that_would_break_the_kb(log, desk, tmp_path):
+    faq = tmp_path / "knowledge" / "faq"
+    faq.mkdir(parents=True)
+    (faq / "units.yaml").write_text(yaml.safe_dump({"entries": [{
+        "id": "timed-codes", "question": "Is 97124 timed?", "phrasings": [], "answer": "Yes.", "codes": [],
+        "tags": [], "state": None, "sources": [{"title": "CMS", "url": CMS[0]}],
+        "last_verified": date(2026, 1, 1), "review_by": date(2027, 1, 1)}]}))
+    desk.approve("R2", desk.draft("R1", "is 97124 timed", "Yes, 15-minute units.", [], CMS).id)
+    with pytest.raises(ExportError, match="duplicate phrasing"):
+        desk.export(tmp_path / "knowledge")
+    assert ["units.yaml"] == sorted(p.name for p in faq.iterdir())
+    assert 1 == len(desk.approved_entries())
 
 
 def test_export_creates_missing_files(desk, tmp_path):
@@ -202,7 +230,7 @@ def test_reload_sees_another_process_changes(open_log, log, desk, changes):
     other_log = open_log()
     other = ReviewDesk(other_log, REVIEWERS)
     assert other.link("R2", qid, "massage-units").ok
-    draft = other.draft("R2", "New question", "New answer.")
+    draft = other.draft("R2", "New question", "New answer.", [], CMS)
     assert other_log.flush()
     assert desk.reload()
     assert [("massage-units", "97124 vs 97140?")] == desk.overlay_phrasings()
@@ -213,7 +241,7 @@ def test_reload_sees_another_process_changes(open_log, log, desk, changes):
 def test_week_stats(log, desk):
     ask(log, "a", "no_match", None, None)
     ask(log, "b")
-    desk.draft("R1", "Q", "A")
+    desk.draft("R1", "Q", "A", [], CMS)
     assert log.flush()
     stats = desk.week_stats()
     assert (2, 50.0, 1, 1, 0, 0) == (stats["questions"], stats["answered_pct"], stats["unanswered"],
