@@ -21,6 +21,25 @@ class _Ctx:
     def __init__(self):
         self._settings = None
         self._answerer = None
+        self._log = None
+
+    def log(self, answer, surface: str, latency_ms: float) -> None:
+        """Record the question in the query log (off the answer path: a background writer)."""
+        if not self.settings.log_cli:
+            return
+        from bot.querylog import QueryLog, QueryRecord
+
+        if self._log is None:
+            s = self.settings
+            self._log = QueryLog(s.db_path, store_text=s.store_text, purge_days=s.purge_days).start()
+        self._log.record_query(QueryRecord.from_answer(answer, surface=surface, latency_ms=latency_ms))
+
+    def close(self) -> None:
+        """Drain the query log before the process ends: nothing asked is lost."""
+        if self._log is not None:
+            if not self._log.close(timeout=10):
+                click.echo(f"warning: the query log could not be written ({self._log.last_error})", err=True)
+            self._log = None
 
     @property
     def settings(self):
@@ -93,28 +112,24 @@ def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None):
       billing-bot ask "can I bill 97124 and 97140 together?"
       printf '40 min 97140\\n97010\\n' | billing-bot ask --json -
     """
-    if message == ("-",) or (not message and not sys.stdin.isatty()):
-        _batch(obj, as_json, rule)
-    elif not message:
-        _chat(obj, rule)
-    else:
-        answer = _answer(obj, " ".join(message), rule, surface="cli")
-        click.echo(_render(answer, as_json))
+    try:
+        if message == ("-",) or (not message and not sys.stdin.isatty()):
+            _batch(obj, as_json, rule)
+        elif not message:
+            _chat(obj, rule)
+        else:
+            answer = _answer(obj, " ".join(message), rule, surface="cli")
+            click.echo(_render(answer, as_json))
+    finally:
+        obj.close()
 
 
 def _answer(obj: _Ctx, text: str, rule: str | None, surface: str):
     answerer = obj.answerer(rule)
     started = time.perf_counter()
     answer = answerer.answer(text, rule=rule)
-    _log(obj, answer, surface, (time.perf_counter() - started) * 1000)
+    obj.log(answer, surface, (time.perf_counter() - started) * 1000)
     return answer
-
-
-def _log(obj: _Ctx, answer, surface: str, latency_ms: float) -> None:
-    """Hook for the query log (wired in bot/logging_hook when the log exists)."""
-    hook = getattr(obj, "log_hook", None)
-    if hook is not None:
-        hook(answer, surface, latency_ms)
 
 
 def _render(answer, as_json: bool, one_line: bool = False) -> str:
