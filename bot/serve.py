@@ -107,15 +107,34 @@ def run_server(settings: Settings, *, force_http: bool = False, port: int | None
     http = force_http or not settings.socket_mode
     check(settings, http)
     app, querylog = build_components(settings)
-    if http:
-        import uvicorn
+    try:
+        if http:
+            import uvicorn
 
-        # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, then runs the
-        # lifespan shutdown above (replies, then the log).
-        uvicorn.run(http_app(app, querylog), host=host, port=port or settings.port, log_level="info",
-                    access_log=False, timeout_graceful_shutdown=DRAIN_SECONDS)
-    else:
-        asyncio.run(run_socket_mode(app, settings.slack_app_token, querylog))
+            # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, runs the lifespan
+            # shutdown above (replies, then the log), then re-raises the signal: exit 0 on it.
+            with _exit_zero_on(signal.SIGTERM, signal.SIGINT):
+                uvicorn.run(http_app(app, querylog), host=host, port=port or settings.port, log_level="info",
+                            access_log=False, timeout_graceful_shutdown=DRAIN_SECONDS)
+        else:
+            asyncio.run(run_socket_mode(app, settings.slack_app_token, querylog))
+    finally:
+        querylog.close()  # idempotent; covers a server that failed to start
+
+
+@contextlib.contextmanager
+def _exit_zero_on(*signals: int):
+    """A requested stop is a clean exit (status 0), not death by signal."""
+
+    def leave(signum, frame):
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, leave) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def run_socket_mode(app: AsyncApp, app_token: str, querylog=None, *, stop: asyncio.Event | None = None) -> None:
@@ -127,15 +146,19 @@ async def run_socket_mode(app: AsyncApp, app_token: str, querylog=None, *, stop:
 
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread / Windows
             loop.add_signal_handler(sig, stop.set)
+            signals.append(sig)
     await _open_session(app)
     handler = AsyncSocketModeHandler(app, app_token)
-    await handler.connect_async()
-    log.info("connected to Slack over Socket Mode")
     try:
+        await handler.connect_async()
+        log.info("connected to Slack over Socket Mode")
         await stop.wait()
     finally:
-        await handler.close_async()
-        await shutdown(app, querylog)
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await handler.close_async()  # no new envelopes
+        await shutdown(app, querylog)  # replies in flight, then the log

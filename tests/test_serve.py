@@ -1,0 +1,86 @@
+"""The runners: settings checks, the Starlette app's routes, and a clean shutdown that lets
+replies finish and drains the query log (what SIGTERM triggers through uvicorn)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.querylog import QueryLog
+from bot.serve import ConfigError, check, run_server
+from tests import payloads as p
+from tests.conftest import ServedBot, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_http_mode_needs_the_signing_secret():
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        check(Settings(slack_bot_token="xoxb-x"), http=True)
+    check(Settings(slack_bot_token="xoxb-x"), http=False)  # Socket Mode doesn't
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
+        run_server(Settings(slack_signing_secret="s"), force_http=True)
+
+
+def test_only_post_reaches_bolt(served):
+    assert 405 == served.client.get(served.base + "/slack/events").status_code
+    assert 404 == served.client.get(served.base + "/").status_code
+
+
+def test_shutdown_lets_replies_finish_and_drains_the_log(slack_app, querylog, fake_slack):
+    served = ServedBot(slack_app, querylog).start()
+    for n in range(5):
+        served.post(p.mention(f"{20 + n} min 97140", event_id=f"EvSHUT{n}"))
+    served.stop()  # what SIGTERM does: uvicorn stops, then the lifespan drains
+    assert 5 == len(fake_slack.calls("chat.postMessage"))
+    assert 0 == querylog.pending and not querylog.health()["writer_alive"]
+    reopened = QueryLog(querylog.path)
+    with reopened.open_db() as db:
+        assert 5 == db.table("queries").count
+
+
+def test_serve_command_starts_and_stops_on_sigterm(fake_slack, tmp_path):
+    """`billing-bot serve --http` as a real process: healthz answers, SIGTERM exits 0."""
+    port = _free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": p.SECRET,
+           "SLACK_API_URL": fake_slack.url, "BILLING_BOT_DB": str(tmp_path / "log.db"), "PORT": str(port)}
+    env.pop("SLACK_APP_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: _healthy(port), 15), "server did not come up"
+        body, content_type = p.slash("40 min 97140")
+        answer = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body,
+                            headers={"Content-Type": content_type, **p.signed_headers(body)})
+        assert "*3 units*" in answer.text
+        proc.send_signal(signal.SIGTERM)
+        assert 0 == proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with QueryLog(tmp_path / "log.db").open_db() as db:
+        assert ["slash"] == [r["surface"] for r in db.table("queries").rows]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).json()["ok"] is True
+    except httpx.HTTPError:
+        time.sleep(0.05)
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
