@@ -1,0 +1,232 @@
+"""The FAQ matcher: normalisation, vocabulary, typos, codes, states and the confidence gate."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.kb import Entry
+from bot.match import Matcher, MatchResult, Vocabulary, codes_in, load_vocabulary
+
+
+def entry(id: str, question: str, phrasings=(), codes=(), state=None, answer="See the source.") -> Entry:
+    return Entry(
+        id=id,
+        question=question,
+        phrasings=list(phrasings),
+        answer=answer,
+        codes=list(codes),
+        tags=[],
+        state=state,
+        sources=[{"title": "Source", "url": "https://example.org"}],
+        last_verified=date(2026, 11, 27),
+        review_by=date(2027, 5, 27),
+    )
+
+
+ENTRIES = [
+    entry("bill-97124-with-97140", "Can I bill 97124 and 97140 in the same session?",
+          ["can i bill massage and manual therapy together", "97124 and 97140 same day"], codes=["97124", "97140"]),
+    entry("code-97124", "What does 97124 cover?", ["what is 97124", "swedish massage code"], codes=["97124"]),
+    entry("code-97140", "What does 97140 cover?", ["what is 97140", "myofascial release code"], codes=["97140"]),
+    entry("npi-need", "Do I need an NPI as a massage therapist?", ["is an npi required to bill insurance"]),
+    entry("npi-apply", "How do I apply for an NPI?", ["where do i register for an npi", "nppes application"]),
+    entry("florida-pip", "Does Florida PIP cover massage?", ["florida pip massage", "fl no fault massage"], state="FL"),
+    entry("oregon-pip", "Does Oregon PIP cover massage?", ["oregon pip massage", "portland car accident massage"],
+          state="OR"),
+    entry("kentucky-workers-comp", "Can I bill Kentucky workers' comp for massage?",
+          ["kentucky workers compensation massage"], state="KY"),
+    entry("eight-minute-rule", "What is the 8-minute rule?", ["how does the eight minute rule work"],
+          answer="Medicare counts total timed minutes; 8 minutes or more bills one unit."),
+]
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> Vocabulary:
+    return load_vocabulary()
+
+
+@pytest.fixture
+def matcher(vocabulary) -> Matcher:
+    return Matcher(ENTRIES, vocabulary=vocabulary)
+
+
+def best_id(result: MatchResult) -> str | None:
+    return result.best.entry.id if result.best else None
+
+
+def test_exact_question_matches_confidently(matcher):
+    result = matcher.match("What is the 8-minute rule?")
+    assert "eight-minute-rule" == best_id(result)
+    assert result.best.score >= matcher.threshold
+    assert result.best == result.candidates[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["WHAT IS THE 8 MINUTE RULE???", "what   is the eight-minute rule", "8 min rule?", "whats the 8-min rule"],
+)
+def test_case_punctuation_spacing_and_number_words_are_normalised(matcher, text):
+    assert "eight-minute-rule" == best_id(matcher.match(text))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("does an LMT need an NPI", "npi-need"),  # LMT -> massage therapist
+        ("national provider identifier required for an lmp?", "npi-need"),  # NPI spelt out
+        ("does florida personal injury protection pay for massage", "florida-pip"),  # PIP spelt out
+        ("can i bill ky wc for massage", "kentucky-workers-comp"),  # WC, KY
+        ("kentucky work comp massage", "kentucky-workers-comp"),
+        ("oregon mva massage coverage", "oregon-pip"),  # MVA -> motor vehicle accident ~ car accident
+    ],
+)
+def test_abbreviations_and_synonyms_from_the_vocabulary(matcher, text, expected):
+    assert expected == best_id(matcher.match(text))
+
+
+def test_without_the_vocabulary_abbreviations_do_not_match(vocabulary):
+    text = "can i bill ky wc for massage"
+    plain = Matcher(ENTRIES, vocabulary=Vocabulary(stopwords=vocabulary.stopwords))
+    assert "kentucky-workers-comp" != best_id(plain.match(text))
+    assert "kentucky-workers-comp" == best_id(Matcher(ENTRIES, vocabulary=vocabulary).match(text))
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how do i aply for an npi", "npi-apply"),
+        ("where do i registr for my npi", "npi-apply"),
+        ("does florda pip cover masage", "florida-pip"),
+        ("what is the eigth minute rule", "eight-minute-rule"),
+    ],
+)
+def test_typos_are_tolerated(matcher, text, expected):
+    assert expected == best_id(matcher.match(text))
+
+
+def test_stop_words_do_not_dominate(matcher):
+    # Only "can i ... together" is shared with the 97124+97140 entry; the topic words decide.
+    assert "npi-apply" == best_id(matcher.match("can i apply for my npi together with my business partner"))
+
+
+def test_code_named_in_the_message_picks_the_entry_about_that_code(matcher):
+    assert "code-97140" == best_id(matcher.match("what does 97140 cover", ["97140"]))
+    assert "code-97124" == best_id(matcher.match("what does 97124 cover", ["97124"]))
+    assert "bill-97124-with-97140" == best_id(matcher.match("97124 + 97140 same visit?", ["97124", "97140"]))
+
+
+def test_codes_written_in_the_text_count_even_when_not_passed(matcher):
+    assert "code-97140" == best_id(matcher.match("97140?"))
+
+
+def test_entry_about_other_codes_is_penalised(matcher):
+    result = matcher.match("what does 97140 cover", ["97140"])
+    scores = {m.entry.id: m.score for m in result.candidates}
+    assert scores["code-97140"] > scores.get("code-97124", 0.0)
+
+
+def test_codes_found_from_a_name_do_not_count_as_named(matcher):
+    # The caller's parser turns "massage" into 97124; that must not drag every massage
+    # question to the 97124 entries.
+    result = matcher.match("does an lmt need an npi for massage", ["97124"])
+    assert "npi-need" == best_id(result)
+
+
+def test_unknown_code_means_no_match_but_keeps_candidates(matcher):
+    result = matcher.match("what does 99213 cover", unknown_codes=["99213"])
+    assert result.best is None
+    assert result.candidates  # "did you mean" suggestions are still offered
+
+
+def test_code_in_text_that_nobody_classified_and_the_kb_lacks_is_unknown(matcher):
+    assert matcher.match("what does 99213 cover").best is None
+    assert matcher.match("what does d1110 cover").best is None
+    # ...but a code the caller knows from the code table is a normal code.
+    assert matcher.match("can i bill 97035 and 97124 together", ["97035", "97124"]).best is not None
+
+
+def test_unknown_code_passed_that_the_kb_covers_is_not_unknown(matcher):
+    assert "code-97124" == best_id(matcher.match("what is 97124", unknown_codes=["97124"]))
+
+
+def test_state_named_prefers_that_states_entry(matcher):
+    assert "florida-pip" == best_id(matcher.match("does pip cover massage in FL"))
+    assert "florida-pip" == best_id(matcher.match("does pip cover massage in fl"))
+    assert "oregon-pip" == best_id(matcher.match("does pip cover massage in oregon"))
+    assert "oregon-pip" == best_id(matcher.match("i'm in portland, will pip pay for massage"))
+
+
+def test_ambiguous_state_abbreviations_are_not_states(matcher):
+    # "OR" is a word here, and "MT" means massage therapist, not Montana.
+    scores = {m.entry.id: m.score for m in matcher.match("does pip cover massage OR not").candidates}
+    assert scores["florida-pip"] == scores["oregon-pip"]
+    assert "florida-pip" == best_id(matcher.match("can an MT bill florida pip"))
+
+
+@pytest.mark.parametrize(
+    "text", ["what's the weather in tokyo", "asdfghjkl", "how do i reverse a list in python", "", "   ", "!!!"]
+)
+def test_off_topic_is_declined(matcher, text):
+    assert matcher.match(text).best is None
+
+
+def test_gate_threshold_is_what_decides(vocabulary):
+    text = "npi for my dog"
+    loose = Matcher(ENTRIES, vocabulary=vocabulary, threshold=1)
+    strict = Matcher(ENTRIES, vocabulary=vocabulary, threshold=100)
+    assert loose.match(text).best is not None
+    assert strict.match(text).best is None
+    assert strict.match(text).candidates == loose.match(text).candidates
+
+
+def test_candidates_are_three_distinct_entries_best_first(matcher):
+    result = matcher.match("pip massage")
+    ids = [m.entry.id for m in result.candidates]
+    assert len(ids) == len(set(ids)) <= 3
+    assert [m.score for m in result.candidates] == sorted((m.score for m in result.candidates), reverse=True)
+    assert {"florida-pip", "oregon-pip"} <= set(ids)
+
+
+def test_add_phrasing_takes_effect_on_the_next_match(matcher):
+    text = "how do i get an individual provider number"
+    assert "npi-apply" != best_id(matcher.match(text))
+    matcher.add_phrasing("npi-apply", "how do i get an individual provider number")
+    assert "npi-apply" == best_id(matcher.match(text))
+    with pytest.raises(KeyError):
+        matcher.add_phrasing("no-such-entry", "anything")
+
+
+def test_add_entry_makes_a_new_entry_matchable_and_replaces_by_id(matcher):
+    text = "malpractice cover for therapists"
+    assert matcher.match(text).best is None
+    draft = entry("liability-insurance", "Do I need professional liability insurance?",
+                  ["malpractice cover for massage therapists"])
+    matcher.add_entry(draft)
+    assert "liability-insurance" == best_id(matcher.match(text))
+    revised = entry("liability-insurance", "Which malpractice cover do payers ask for?", ["malpractice cover"])
+    matcher.add_entry(revised)
+    result = matcher.match("malpractice cover")
+    assert revised == result.best.entry
+    assert [revised] == [m.entry for m in result.candidates if m.entry.id == "liability-insurance"]
+    assert 1 == sum(e.id == "liability-insurance" for e in matcher.entries)
+
+
+def test_codes_in_finds_code_shaped_tokens_but_not_ranges():
+    assert ("97124", "G0283", "D1110") == codes_in("97124, g0283 or D1110? 97124 again")
+    assert () == codes_in("the 97000 series, 2013, 15 min, 225700000X")
+
+
+def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
+    vocab = Vocabulary.from_dict(
+        {
+            "synonyms": {"workers compensation": ["wc", "work comp"]},
+            "stopwords": ["can", "i"],
+            "states": {"FL": ["florida", "fl"], "OR": ["oregon"]},
+            "ambiguous_abbreviations": ["OR"],
+        }
+    )
+    assert "workers compensation" == vocab.synonyms["work comp"]
+    assert {"FL"} == vocab.state_codes
+    assert {"florida": "FL", "fl": "FL", "oregon": "OR"} == vocab.state_names
