@@ -1,0 +1,222 @@
+"""Matcher accuracy on the labelled questions in tests/eval/questions.yaml.
+
+Run `python -m tests.eval.run_eval` (or `make eval`). Questions go through the same path as
+the bot (`bot.answer.Answerer` when it is importable, else the Matcher with codes found by
+a regex), and the same figures are printed for a plain baseline (rapidfuzz WRatio of the
+raw question against each entry's `question` only) so the gain is visible. Always exits 0:
+it is a report, not a gate (tests/test_match.py holds the gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, KnowledgeBase, load_kb
+from bot.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
+
+QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
+TARGET = 0.95
+
+
+@dataclass(frozen=True)
+class Question:
+    q: str
+    expect: str | None  # None: out of scope, the bot must decline
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: str | None  # entry answered, None for a decline
+    score: float | None
+    kind: str = ""  # the Answer kind when the bot's own path was used
+    top: str | None = None  # the best candidate even when declined
+
+
+@dataclass(frozen=True)
+class Miss:
+    question: Question
+    got: Prediction
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    in_scope: int
+    correct: int
+    out_of_scope: int
+    declined: int
+    misses: tuple[Miss, ...]
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.in_scope if self.in_scope else 1.0
+
+    @property
+    def decline_rate(self) -> float:
+        return self.declined / self.out_of_scope if self.out_of_scope else 1.0
+
+    def meets_targets(self) -> bool:
+        return self.accuracy >= TARGET and self.decline_rate >= TARGET
+
+
+def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return [Question(str(item["q"]), item.get("expect")) for item in data["questions"]]
+
+
+def evaluate(name: str, predict: Callable[[str], Prediction], questions: list[Question]) -> Report:
+    correct = declined = 0
+    misses = []
+    for question in questions:
+        got = predict(question.q)
+        if question.expect is None:
+            ok = got.id is None
+            declined += ok
+        else:
+            ok = got.id == question.expect
+            correct += ok
+        if not ok:
+            misses.append(Miss(question, got))
+    in_scope = sum(q.expect is not None for q in questions)
+    return Report(name, in_scope, correct, len(questions) - in_scope, declined, tuple(misses))
+
+
+# --- the ways of answering --------------------------------------------------------------------
+
+
+def _known_codes(directory: Path = KNOWLEDGE_DIR) -> frozenset[str]:
+    """Codes the code table knows (current and retired), read straight from codes.yaml."""
+    path = directory / "codes.yaml"
+    if not path.exists():
+        return frozenset()
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return frozenset(str(c["code"]) for key in ("codes", "retired") for c in data.get(key) or ())
+
+
+def matcher_predictor(kb: KnowledgeBase, *, threshold: float = DEFAULT_THRESHOLD) -> Callable[[str], Prediction]:
+    """The Matcher as the bot calls it, with codes split into known and unknown."""
+    matcher = Matcher(kb.entries, vocabulary=load_vocabulary(), threshold=threshold)
+    known = _known_codes() | {c for e in kb.entries for c in e.codes}
+
+    def predict(text: str) -> Prediction:
+        codes = codes_in(text)
+        result = matcher.match(text, [c for c in codes if c in known], unknown_codes=[c for c in codes if c not in known])
+        top = result.candidates[0] if result.candidates else None
+        if result.best is None:
+            return Prediction(None, top.score if top else None, top=top.entry.id if top else None)
+        return Prediction(result.best.entry.id, result.best.score)
+
+    return predict
+
+
+def answerer_predictor() -> Callable[[str], Prediction] | None:
+    """The bot's own router (`bot.answer`), when it exists."""
+    try:
+        from bot.answer import Answerer
+    except ImportError:
+        return None
+    answerer = Answerer.from_knowledge()
+
+    def predict(text: str) -> Prediction:
+        answer = answerer.answer(text)
+        top = answer.suggestions[0].id if answer.suggestions else None
+        if answer.kind == "faq":
+            return Prediction(answer.id, answer.score, answer.kind)
+        # help for "hi"/"thanks" is a decline too; units or error are not answers from the KB
+        return Prediction(None if answer.kind in ("no_match", "help") else f"<{answer.kind}>", None, answer.kind, top)
+
+    return predict
+
+
+def baseline_scores(kb: KnowledgeBase) -> Callable[[str], tuple[str, float]]:
+    """Plain rapidfuzz: WRatio of the raw question against each entry's `question` field."""
+    questions = [e.question for e in kb.entries]
+
+    def best(text: str) -> tuple[str, float]:
+        _, score, index = process.extractOne(text, questions, scorer=fuzz.WRatio)
+        return kb.entries[index].id, score
+
+    return best
+
+
+def best_threshold(scored: list[tuple[Question, str, float]]) -> float:
+    """The threshold that maximises the mean of in-scope accuracy and decline rate."""
+    best_t, best_value = 0.0, -1.0
+    for t in range(0, 101):
+        inside = [(q, i, s) for q, i, s in scored if q.expect is not None]
+        outside = [(q, i, s) for q, i, s in scored if q.expect is None]
+        acc = sum(i == q.expect and s >= t for q, i, s in inside) / max(1, len(inside))
+        dec = sum(s < t for _, _, s in outside) / max(1, len(outside))
+        if (acc + dec) / 2 > best_value:
+            best_t, best_value = float(t), (acc + dec) / 2
+    return best_t
+
+
+def baseline_predictor(kb: KnowledgeBase, questions: list[Question]) -> tuple[Callable[[str], Prediction], float]:
+    score = baseline_scores(kb)
+    threshold = best_threshold([(q, *score(q.q)) for q in questions])
+
+    def predict(text: str) -> Prediction:
+        entry_id, s = score(text)
+        return Prediction(entry_id if s >= threshold else None, round(s, 1), top=entry_id)
+
+    return predict, threshold
+
+
+# --- printing ---------------------------------------------------------------------------------
+
+
+def print_report(report: Report, *, show_misses: bool = True, out=sys.stdout) -> None:
+    print(f"== {report.name}", file=out)
+    print(
+        f"   top-1 accuracy in scope: {report.correct}/{report.in_scope} = {report.accuracy:.1%}"
+        f"   correct declines out of scope: {report.declined}/{report.out_of_scope} = {report.decline_rate:.1%}",
+        file=out,
+    )
+    if show_misses and report.misses:
+        print(f"   misses ({len(report.misses)}):", file=out)
+        for miss in report.misses:
+            got = miss.got
+            shown = got.id if got.id is not None else f"(declined; top {got.top})"
+            score = "-" if got.score is None else f"{got.score:.1f}"
+            kind = f" [{got.kind}]" if got.kind else ""
+            print(f"   - {miss.question.q!r}\n       expected {miss.question.expect}, got {shown}{kind} score {score}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--matcher-only", action="store_true", help="call the Matcher directly, not bot.answer")
+    parser.add_argument("--no-baseline-misses", action="store_true", help="print the baseline's figures only")
+    args = parser.parse_args(argv)
+
+    if not QUESTIONS.exists() or not FAQ_DIR.is_dir():
+        print(f"missing {QUESTIONS if not QUESTIONS.exists() else FAQ_DIR}", file=sys.stderr)
+        return 1
+    kb = load_kb(FAQ_DIR)
+    questions = load_questions()
+    print(f"{len(kb.entries)} entries, {len(questions)} questions "
+          f"({sum(q.expect is not None for q in questions)} in scope)\n")
+
+    predict = None if args.matcher_only else answerer_predictor()
+    if predict is not None:
+        print_report(evaluate("bot (bot.answer.Answerer)", predict, questions))
+        print()
+    print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher_predictor(kb), questions))
+    print()
+    baseline, threshold = baseline_predictor(kb, questions)
+    print_report(
+        evaluate(f"baseline: WRatio vs entry questions (threshold {threshold:g}, best on this set)", baseline, questions),
+        show_misses=not args.no_baseline_misses,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
