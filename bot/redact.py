@@ -126,8 +126,19 @@ def _keyword_id(m: re.Match) -> str:
 
 
 def _person(m: re.Match) -> str:
-    words = [w.rstrip(".") for w in m[2].split()]
+    """[name] for the name words; a non-name word ("Aetna") ends the name, as does a possessive."""
+    words = m[2].split()
+    name, rest = [], ""
+    for i, word in enumerate(words):
+        if word.rstrip(".") in _NOT_NAMES:
+            rest = " " + " ".join(words[i:])
+            break
+        if word.endswith(("'s", "’s")):
+            name.append(word[:-2])
+            rest = word[-2:] + "".join(" " + w for w in words[i + 1:])
+            break
+        name.append(word)
     # "patient I saw", "client Medicare covers": not names; "client A" is too ambiguous.
-    if words[0] in _NOT_NAMES or all(len(w) == 1 for w in words):
+    if not name or all(len(w.rstrip(".")) == 1 for w in name):
         return m[0]
-    return f"{m[1]}{NAME}"
+    return f"{m[1]}{NAME}{rest}"

@@ -19,6 +19,8 @@ TODAY = date(2026, 5, 9)
         ("my patient named Ann was seen", "my patient named [name] was seen"),
         ("patient McDonald, 2 units?", "patient [name], 2 units?"),
         ("patient Mrs. Lee", "patient [name]"),
+        ("does patient Ann Lee's Aetna plan cover 97124?", "does patient [name]'s Aetna plan cover 97124?"),
+        ("client Jo Medicare Advantage", "client [name] Medicare Advantage"),
         # "PT" as physical therapist, lowercase words, and non-names stay
         ("can a PT bill 97140", "can a PT bill 97140"),
         ("Can a PT bill 97140 for 23 min?", "Can a PT bill 97140 for 23 min?"),

@@ -1,0 +1,289 @@
+"""`billing-bot log ...` and `billing-bot review ...`: the query log and the review desk from a terminal.
+
+No logic here: each command opens the log, calls one `QueryLog`/`ReviewDesk` method and
+turns its errors into click errors. Whoever runs the CLI has the database file, so they
+are trusted as a reviewer under the name given with `--as` (default "cli").
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+import yaml
+
+import bot
+from bot.querylog import QueryLog, parse_age
+from bot.review import ExportError, ReviewDesk
+
+DEFAULT_KNOWLEDGE = Path(bot.__file__).resolve().parent.parent / "knowledge"
+
+db_option = click.option(
+    "--db", "db_path", envvar="BILLING_BOT_DB", default="billing-bot.db", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path), help="SQLite file of the query log (env BILLING_BOT_DB).",
+)
+as_option = click.option("--as", "as_user", default="cli", show_default=True,
+                         help="Reviewer name recorded for this action (e.g. your Slack user ID).")
+knowledge_option = click.option(
+    "--knowledge", "knowledge_dir", default=DEFAULT_KNOWLEDGE, show_default=True,
+    type=click.Path(file_okay=False, path_type=Path), help="The knowledge/ directory (FAQ YAML).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.group(name="log")
+def log_group():
+    """The query log: recent questions, weekly stats, purging old rows."""
+
+
+@log_group.command()
+@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="How many questions.")
+@json_option
+@db_option
+def recent(n: int, as_json: bool, db_path: Path):
+    """The last N questions, newest first (text is stored redacted).
+
+    \b
+    Example:
+      billing-bot log recent -n 5
+      billing-bot log recent --json --db /var/lib/billing-bot/log.db
+    """
+    with _reading(db_path):
+        rows = QueryLog(db_path).recent(n)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        what = r["entry_id"] or r["units_summary"] or ""
+        score = "" if r["score"] is None else f"{r['score']:.0f}"
+        click.echo(f"{r['ts'][:16].replace('T', ' ')}  {r['id']}  {r['surface']:<7} {r['kind']:<8} {score:>3}  "
+                   f"{_cut(what, 28):<28}  {_cut(r['text'] or '(not stored)', 60)}")
+
+
+@log_group.command()
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1), help="How far back.")
+@json_option
+@db_option
+def stats(days: int, as_json: bool, db_path: Path):
+    """Questions, answered %, helpful %, top entries and unanswered questions.
+
+    \b
+    Example:
+      billing-bot log stats
+      billing-bot log stats --days 30 --json
+    """
+    with _reading(db_path):
+        result = QueryLog(db_path).stats(datetime.now(timezone.utc) - timedelta(days=days))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"Last {days} days (since {result['since'][:16].replace('T', ' ')} UTC)")
+    click.echo(f"  questions   {result['questions']}")
+    click.echo(f"  answered    {result['answered']} ({_pct(result['answered_pct'])})")
+    click.echo(f"  helpful     {result['helpful']} of {result['feedback']} votes ({_pct(result['helpful_pct'])})")
+    click.echo(f"  unanswered  {result['unanswered']}")
+    if result["top_entries"]:
+        click.echo("Top entries")
+        for top in result["top_entries"]:
+            click.echo(f"  {top['count']:>5}  {top['entry_id']}")
+    if result["unanswered_examples"]:
+        click.echo("Unanswered (latest)")
+        for q in result["unanswered_examples"]:
+            click.echo(f"  {q['id']}  {_cut(q['text'] or '(not stored)', 70)}")
+
+
+@log_group.command()
+@click.option("--older-than", "older_than", required=True, help="Age like 90d, 12h or 2w.")
+@db_option
+def purge(older_than: str, db_path: Path):
+    """Delete questions (and their feedback) older than the given age.
+
+    \b
+    Example:
+      billing-bot log purge --older-than 90d
+    """
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    with _reading(db_path):
+        n = QueryLog(db_path).purge(age)
+    click.echo(f"Purged {n} question{'' if n == 1 else 's'} older than {older_than}.")
+
+
+@click.group(name="review")
+def review_group():
+    """The review desk: questions to review, links, drafts, approvals, export to knowledge/."""
+
+
+@review_group.command(name="list")
+@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="How many items.")
+@json_option
+@db_option
+@knowledge_option
+def list_(n: int, as_json: bool, db_path: Path, knowledge_dir: Path):
+    """What needs review (not helpful, unanswered, low confidence, past review_by), then drafts
+    waiting for approval.
+
+    \b
+    Example:
+      billing-bot review list
+      billing-bot review list --json -n 50
+    """
+    with _desk(db_path, "cli", knowledge_dir) as desk:
+        items = desk.queue(limit=n, kb_entries=_kb_entries(knowledge_dir))
+        drafts = desk.drafts("draft")
+    if as_json:
+        click.echo(json.dumps({"items": [item.__dict__ for item in items], "drafts": drafts}, indent=2))
+        return
+    for item in items:
+        click.echo(f"{item.kind:<14} {item.id}  {_cut(item.text or '(not stored)', 60)}  [{item.detail}]")
+    for d in drafts:
+        click.echo(f"{'draft':<14} {d['id']}  {_cut(d['question'], 60)}  [by {d['drafted_by']}]")
+    if not items and not drafts:
+        click.echo("Nothing to review.")
+
+
+@review_group.command()
+@click.argument("query_id")
+@click.argument("entry_id")
+@db_option
+@as_option
+@knowledge_option
+def link(query_id: str, entry_id: str, db_path: Path, as_user: str, knowledge_dir: Path):
+    """Make a logged question one of ENTRY_ID's phrasings.
+
+    \b
+    Example:
+      billing-bot review link q01JY3M8Q0ZK4T7X2A9 massage-units --as U024BE7LH
+    """
+    with _desk(db_path, as_user, knowledge_dir) as desk:
+        _report(desk.link(as_user, query_id, entry_id))
+
+
+@review_group.command()
+@click.option("--question", required=True, help="The question, as a therapist would ask it.")
+@click.option("--answer", required=True, help="The answer (Slack mrkdwn).")
+@click.option("--code", "codes", multiple=True, help="A code the answer is about (repeatable).")
+@click.option("--source", "sources", multiple=True, required=True,
+              help="'Title (https://...)' or a URL (repeatable; at least one).")
+@click.option("--query", "query_id", help="The logged question this drafts an answer for.")
+@db_option
+@as_option
+@knowledge_option
+def draft(question, answer, codes, sources, query_id, db_path: Path, as_user: str, knowledge_dir: Path):
+    """Draft a new FAQ entry; a second reviewer approves it.
+
+    \b
+    Example:
+      billing-bot review draft --as U024BE7LH --question "Does Aetna cover 97124?" \\
+        --answer "Often, with a referral; check the member's plan." --code 97124 \\
+        --source "Aetna policy (https://www.aetna.com/)" --query q01JY3M8Q0ZK4T7X2A9
+    """
+    with _desk(db_path, as_user, knowledge_dir) as desk:
+        _report(desk.draft(as_user, question, answer, codes, sources, query_id=query_id))
+
+
+@review_group.command()
+@click.argument("draft_id")
+@db_option
+@as_option
+def approve(draft_id: str, db_path: Path, as_user: str):
+    """Approve a draft someone else wrote; it answers from then on.
+
+    \b
+    Example:
+      billing-bot review approve does-aetna-cover-97124 --as U02AB3CD4
+    """
+    with _desk(db_path, as_user) as desk:
+        _report(desk.approve(as_user, draft_id))
+
+
+@review_group.command()
+@click.argument("item_id")
+@db_option
+@as_option
+def dismiss(item_id: str, db_path: Path, as_user: str):
+    """Take an item off the review list (a question id or a due: id), or reject a draft.
+
+    \b
+    Example:
+      billing-bot review dismiss q01JY3M8Q0ZK4T7X2A9
+    """
+    with _desk(db_path, as_user) as desk:
+        _report(desk.dismiss(as_user, item_id))
+
+
+@review_group.command()
+@db_option
+@as_option
+@knowledge_option
+def export(db_path: Path, as_user: str, knowledge_dir: Path):
+    """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
+    knowledge/phrasings.yaml, then clear them from the overlay. Commit the files after.
+
+    \b
+    Example:
+      billing-bot review export && git add knowledge && git commit -m "Reviewed FAQ"
+    """
+    with _desk(db_path, as_user, knowledge_dir) as desk:
+        try:
+            entries, phrasings = desk.export(knowledge_dir, user_id=as_user)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Exported {entries} entr{'y' if entries == 1 else 'ies'} and {phrasings} "
+               f"phrasing{'' if phrasings == 1 else 's'} to {knowledge_dir}.")
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+@contextmanager
+def _reading(db_path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{db_path}: {exc}") from None
+
+
+@contextmanager
+def _desk(db_path: Path, as_user: str, knowledge_dir: Path | None = None) -> Iterator[ReviewDesk]:
+    """A started log and a desk where `as_user` is a reviewer; drains the writes on the way out."""
+    log = QueryLog(db_path)
+    with _reading(db_path):
+        log.start()
+        entry_ids = None
+        if knowledge_dir is not None and (knowledge_dir / "faq").is_dir():
+            entry_ids = lambda: [e["id"] for e in _kb_entries(knowledge_dir)]  # noqa: E731
+        try:
+            yield ReviewDesk(log, frozenset({as_user}), entry_ids=entry_ids)
+        finally:
+            if not log.close(timeout=10):
+                raise click.ClickException(f"{db_path}: changes not saved ({log.last_error})")
+
+
+def _kb_entries(knowledge_dir: Path) -> list[dict]:
+    """id, question and review_by of every FAQ entry (plain YAML read; `bot.kb` validates)."""
+    entries = []
+    for path in sorted((knowledge_dir / "faq").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        entries += [e for e in data.get("entries") or [] if isinstance(e, dict) and e.get("id")]
+    return entries
+
+
+def _report(result) -> None:
+    if not result.ok:
+        raise click.ClickException(result.message)
+    click.echo(result.message)
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}%"
