@@ -341,3 +341,22 @@ def test_parse_age(text, expected):
 def test_parse_age_rejects_nonsense():
     with pytest.raises(ValueError):
         parse_age("ninety days")
+
+
+def test_datasette_canned_queries_match_the_schema(make_log, db_path):
+    """docs/datasette/metadata.yml: every table it names exists and every canned query runs."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    log = make_log().start()
+    log.record_query(rec(kind="no_match", entry_id=None, score=None))
+    assert log.flush()
+    metadata = yaml.safe_load((Path(__file__).parent.parent / "docs/datasette/metadata.yml").read_text())
+    [database] = metadata["databases"].values()
+    with Database(db_path) as db:
+        assert set(database["tables"]) <= set(db.table_names())
+        for name, query in database["queries"].items():
+            params = {p: "" for p in re.findall(r"(?<!:):(\w+)", query["sql"])}
+            db.execute(query["sql"], params).fetchall()  # raises on a missing table or column
