@@ -16,10 +16,11 @@ they run off the answer path (CLI, App Home) and sqlite3 connections are per thr
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import logging
-import os
+import random
 import sqlite3
 import threading
 import time
@@ -113,13 +114,14 @@ def wal(db: Database) -> None:
 
 
 # -- ids and records --------------------------------------------------------------------------------
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 _id_lock = threading.Lock()
 _id_last = [0, 0]  # last (milliseconds, random part)
+_id_random = random.Random()  # seeded from os.urandom; ids need uniqueness, not secrecy
 
 
 def new_query_id() -> str:
-    """A ULID-style id: 'q' + 48-bit ms time + 40 random bits, Crockford base32 (19 chars).
+    """A ULID-style id: 'q' + 48-bit ms time + 40 random bits in Crockford base32 (19 chars).
 
     Sorts by time; within one millisecond the random part counts up, so ids from one
     process are strictly increasing. Short enough for a Slack button value."""
@@ -131,10 +133,10 @@ def new_query_id() -> str:
             if rand >= 1 << 40:
                 ms, rand = ms + 1, 0
         else:
-            rand = int.from_bytes(os.urandom(5), "big") >> 1  # leave headroom to count up
+            rand = _id_random.getrandbits(39)  # leave headroom to count up
         _id_last[:] = [ms, rand]
-    n = (ms << 40) | rand
-    return "q" + "".join(_CROCKFORD[(n >> shift) & 31] for shift in range(85, -1, -5))
+    # 88 bits -> 11 bytes -> 18 base32 characters (the last one carries 3 bits + padding)
+    return "q" + base64.b32encode(((ms << 40) | rand).to_bytes(11, "big"))[:18].translate(_CROCKFORD).decode()
 
 
 def utc_now() -> str:
