@@ -67,7 +67,24 @@ class _Ctx:
 pass_ctx = click.make_pass_decorator(_Ctx, ensure=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Loads the `log` and `review` commands (bot/cli_log.py, which needs SQLite) only when used,
+    so `billing-bot ask` doesn't pay for importing them."""
+
+    lazy = {"log": "log_group", "review": "review_group"}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            from bot import cli_log
+
+            return getattr(cli_log, self.lazy[name])
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="billing-bot")
 def cli():
     """billing-bot: 15-minute billing units and massage-therapy billing questions.
