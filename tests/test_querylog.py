@@ -360,3 +360,12 @@ def test_datasette_canned_queries_match_the_schema(make_log, db_path):
         for name, query in database["queries"].items():
             params = {p: "" for p in re.findall(r"(?<!:):(\w+)", query["sql"])}
             db.execute(query["sql"], params).fetchall()  # raises on a missing table or column
+
+
+def test_close_gives_up_after_its_timeout_when_the_database_stays_locked(make_log, locked):
+    log = make_log()
+    log.start().record_query(rec())
+    started = time.perf_counter()
+    assert not log.close(timeout=0.3)
+    assert time.perf_counter() - started < 2
+    assert 1 == log.pending

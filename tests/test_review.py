@@ -261,3 +261,22 @@ def test_sources(source, expected):
 
 def test_slugify():
     assert "can-i-bill-97124-twice" == slugify("Can I bill 97124 twice?")
+
+
+def test_apply_to_makes_the_real_answerer_use_the_overlay(log, tmp_path):
+    """Link + approve, then the next question is answered from the overlay (no restart)."""
+    from bot.answer import Answerer
+
+    answerer = Answerer.from_knowledge()
+    desk = ReviewDesk(log, REVIEWERS, on_change=lambda: desk.apply_to(answerer.matcher))
+    widget = "my clients keep asking about the purple widget thing"
+    zebra = "what is the zebra stripe massage policy"
+    assert ("no_match", "no_match") == (answerer.answer(widget).kind, answerer.answer(zebra).kind)
+
+    assert desk.link("R1", ask(log, widget, "no_match", None, None), "code-97124").ok
+    draft = desk.draft("R1", "What is the zebra stripe massage policy?", "There is none.", [], CMS)
+    assert desk.approve("R2", draft.id).ok
+
+    assert ("faq", "code-97124") == (answerer.answer(widget).kind, answerer.answer(widget).id)
+    assert ("faq", draft.id) == (answerer.answer(zebra).kind, answerer.answer(zebra).id)
+    assert 0 == desk.apply_to(answerer.matcher)  # nothing is added twice
