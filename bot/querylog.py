@@ -441,8 +441,10 @@ class QueryLog:
                 if batch:
                     self._write(db, batch)  # empties `batch` once written
                 backoff = 0.0
-            except sqlite3.OperationalError as exc:
-                # Locked, read-only, folder missing, file replaced: keep the batch, reconnect later.
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive any error
+                # Locked, read-only, folder missing, not a database: keep the batch, reconnect later.
+                if not _unusable(exc):
+                    log.exception("query log writer: unexpected error, retrying")
                 self._counts["retries"] += 1
                 self.last_error = str(exc)
                 if db is not None:
@@ -469,18 +471,18 @@ class QueryLog:
         try:
             with db.atomic():
                 self._write_rows(db, batch)
-        except sqlite3.OperationalError:
-            raise
-        except Exception:  # noqa: BLE001 - one bad row must not block the rest
+        except Exception as exc:  # noqa: BLE001 - one bad row must not block the rest
+            if _unusable(exc):
+                raise
             while batch:
                 item = batch[0]
                 try:
                     with db.atomic():
                         self._write_rows(db, [item])
                     written = 1
-                except sqlite3.OperationalError:
-                    raise  # the caller keeps what is left of the batch and retries
-                except Exception:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001
+                    if _unusable(exc):
+                        raise  # the caller keeps what is left of the batch and retries
                     written = 0
                     self._counts["failed"] += 1
                     log.exception("query log: skipped a %s row that cannot be written", item[1])
@@ -535,6 +537,12 @@ class QueryLog:
             for row in db.table("seen_events").rows_where("ts >= ?", [_iso(since)]):
                 self._seen.setdefault(row["event_id"], datetime.fromisoformat(row["ts"]).timestamp())
         self._state_loaded = True
+
+
+def _unusable(exc: BaseException) -> bool:
+    """The database can't be written right now (locked, read-only, missing, corrupt), as
+    opposed to a row that can't be written (constraint, bad value)."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
 def _purge(db: Database, cutoff: str) -> int:

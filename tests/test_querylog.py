@@ -369,3 +369,14 @@ def test_close_gives_up_after_its_timeout_when_the_database_stays_locked(make_lo
     assert not log.close(timeout=0.3)
     assert time.perf_counter() - started < 2
     assert 1 == log.pending
+
+
+def test_a_file_that_is_not_a_database_is_waited_out(make_log, db_path):
+    db_path.write_text("not a database\n" * 100)
+    log = make_log().start()
+    log.record_query(rec())
+    assert not log.flush(timeout=0.3)
+    assert "not a database" in log.health()["last_error"] and log.health()["writer_alive"]
+    db_path.unlink()
+    assert log.flush(timeout=5)
+    assert 1 == count(db_path)
