@@ -76,8 +76,8 @@ class ReviewDesk:
         entry_ids: Callable[[], Iterable[str]] | None = None,
     ):
         """
-        :param on_change: called after the overlay changes (a link, an approval, an export),
-          so the caller can rebuild its matcher with `overlay_phrasings()`/`approved_entries()`.
+        :param on_change: called after the overlay changes (a link, an approval, an export, a
+          `reload` that found changes), so the caller can update its matcher: `apply_to(matcher)`.
         :param low_confidence: FAQ answers scoring below this are queued for review.
         :param entry_ids: the knowledge base's entry ids; when given, `link` checks against it
           and draft ids avoid them.
@@ -92,13 +92,19 @@ class ReviewDesk:
         self._drafts: dict[str, dict] = {}
         self._dismissed: set[str] = set()
         self._applied: dict[int, set[tuple[str, str]]] = {}  # per matcher: what apply_to added
-        self.reload()
+        self._reload()
 
     # -- state ----------------------------------------------------------------------------------------
     def reload(self) -> bool:
         """Re-read the overlay from the database: another process (the CLI) may have changed it.
-        When this process's own writes are not all on disk yet, its rows win. True if the
-        answering overlay (links, approved entries) changed."""
+        When this process's own writes are not all on disk yet, its rows win. True (and
+        `on_change` called) if the answering overlay (links, approved entries) changed."""
+        changed = self._reload()
+        if changed:
+            self._changed()
+        return changed
+
+    def _reload(self) -> bool:
         with self._lock:  # held throughout, so no action lands between the read and the merge
             written = self.log.flush(1.0)
             try:
@@ -274,7 +280,7 @@ class ReviewDesk:
         if not self.is_reviewer(user_id):
             return self._deny(user_id, "approve", draft_id)
         if draft_id not in self._drafts:
-            self.reload()
+            self._reload()
         with self._lock:
             row = self._drafts.get(draft_id)
             if row is None:

@@ -233,6 +233,7 @@ def test_reload_sees_another_process_changes(open_log, log, desk, changes):
     draft = other.draft("R2", "New question", "New answer.", [], CMS)
     assert other_log.flush()
     assert desk.reload()
+    assert [1] == changes
     assert [("massage-units", "97124 vs 97140?")] == desk.overlay_phrasings()
     assert desk.approve("R1", draft.id).ok  # approving the other process's draft
     assert not desk.reload()
