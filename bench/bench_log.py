@@ -18,9 +18,16 @@ from pathlib import Path
 from bot.querylog import QueryLog, QueryRecord, new_query_id, utc_now
 
 QUESTIONS = [
-    "40 min 97124", "patient John Smith 53 min 97140 + 15 min 97112", "can a PT bill 97140 with 97124?",
-    "how many units for 38 minutes of massage", "does aetna cover 99213?", "DOB 3/4/1961 member ID W123456789",
-    "what is modifier 59", "25 min manual therapy + 20 min NMR", "is 97124 timed?", "client Mary Lee 1h05 massage",
+    "40 min 97124",
+    "patient John Smith 53 min 97140 + 15 min 97112",
+    "can a PT bill 97140 with 97124?",
+    "how many units for 38 minutes of massage",
+    "does aetna cover 99213?",
+    "DOB 3/4/1961 member ID W123456789",
+    "what is modifier 59",
+    "25 min manual therapy + 20 min NMR",
+    "is 97124 timed?",
+    "client Mary Lee 1h05 massage",
 ]
 KINDS = ["units", "faq", "faq", "no_match", "units", "help"]
 
@@ -30,11 +37,23 @@ def _records(n: int, seed: int = 5) -> list[QueryRecord]:
     out = []
     for _ in range(n):
         kind = rnd.choice(KINDS)
-        out.append(QueryRecord(
-            new_query_id(), utc_now(), rnd.choice(["slash", "mention", "dm"]), "T0001", f"C{rnd.randint(1, 40)}",
-            f"U{rnd.randint(1, 400)}", rnd.choice(QUESTIONS), kind, "massage-units" if kind == "faq" else None,
-            rnd.uniform(60, 100) if kind == "faq" else None, "cms" if kind == "units" else None,
-            "97124 40m 3u = 3u/40m" if kind == "units" else None, rnd.uniform(0.2, 3.0)))
+        out.append(
+            QueryRecord(
+                new_query_id(),
+                utc_now(),
+                rnd.choice(["slash", "mention", "dm"]),
+                "T0001",
+                f"C{rnd.randint(1, 40)}",
+                f"U{rnd.randint(1, 400)}",
+                rnd.choice(QUESTIONS),
+                kind,
+                "massage-units" if kind == "faq" else None,
+                rnd.uniform(60, 100) if kind == "faq" else None,
+                "cms" if kind == "units" else None,
+                "97124 40m 3u = 3u/40m" if kind == "units" else None,
+                rnd.uniform(0.2, 3.0),
+            )
+        )
     return out
 
 
@@ -50,7 +69,10 @@ def write_throughput(n: int = 50_000, path: Path | None = None, threads: int = 1
             for rec in part:
                 log.record_query(rec)
 
-        workers = [threading.Thread(target=feed, args=(records[i * chunk:(i + 1) * chunk],)) for i in range(threads)]
+        workers = [
+            threading.Thread(target=feed, args=(records[i * chunk : (i + 1) * chunk],))
+            for i in range(threads)
+        ]
         for w in workers:
             w.start()
         for w in workers:
@@ -60,9 +82,15 @@ def write_throughput(n: int = 50_000, path: Path | None = None, threads: int = 1
         total = time.perf_counter() - started
         health = log.health()
         log.close()
-    return {"rows": chunk * threads, "threads": threads, "seconds": round(total, 3),
-            "rows_per_s": round(chunk * threads / total), "queue_seconds": round(queued, 3),
-            "spilled": health["spilled"], "dropped": health["dropped"]}
+    return {
+        "rows": chunk * threads,
+        "threads": threads,
+        "seconds": round(total, 3),
+        "rows_per_s": round(chunk * threads / total),
+        "queue_seconds": round(queued, 3),
+        "spilled": health["spilled"],
+        "dropped": health["dropped"],
+    }
 
 
 def record_cost(n: int = 50_000) -> dict:
@@ -84,14 +112,31 @@ def build_cost(n: int = 20_000) -> dict:
     times = []
     for _ in range(n):
         t0 = time.perf_counter_ns()
-        QueryRecord(new_query_id(), utc_now(), "dm", "T", "C", "U", "40 min 97124", "units", None, None, "cms",
-                    None, 1.0)
+        QueryRecord(
+            new_query_id(),
+            utc_now(),
+            "dm",
+            "T",
+            "C",
+            "U",
+            "40 min 97124",
+            "units",
+            None,
+            None,
+            "cms",
+            None,
+            1.0,
+        )
         times.append(time.perf_counter_ns() - t0)
     return _summary([t / 1000 for t in times], "us")
 
 
 def compare_answer_latency(
-    answer: Callable[[str], object], messages: Sequence[str], *, rounds: int = 3, path: Path | None = None,
+    answer: Callable[[str], object],
+    messages: Sequence[str],
+    *,
+    rounds: int = 3,
+    path: Path | None = None,
 ) -> dict:
     """Answer latency (ms) without and with logging, interleaved so drift hits both alike.
     With logging, each answer also builds its `QueryRecord` and queues it, as the Slack app does."""
@@ -111,8 +156,23 @@ def compare_answer_latency(
                 if hasattr(a, "kind"):
                     log.record_query(QueryRecord.from_answer(a, surface="dm", latency_ms=elapsed, text=m))
                 else:
-                    log.record_query(QueryRecord(new_query_id(), utc_now(), "dm", None, None, None, m, "faq",
-                                                 None, None, None, None, elapsed))
+                    log.record_query(
+                        QueryRecord(
+                            new_query_id(),
+                            utc_now(),
+                            "dm",
+                            None,
+                            None,
+                            None,
+                            m,
+                            "faq",
+                            None,
+                            None,
+                            None,
+                            None,
+                            elapsed,
+                        )
+                    )
                 on.append((time.perf_counter() - t0) * 1000)
         log.close(timeout=120)
     return {"off": _summary(off, "ms"), "on": _summary(on, "ms")}
@@ -121,8 +181,13 @@ def compare_answer_latency(
 def _summary(values: list[float], unit: str) -> dict:
     values = sorted(values)
     q = statistics.quantiles(values, n=100)
-    return {"n": len(values), f"mean_{unit}": round(statistics.fmean(values), 4),
-            f"p50_{unit}": round(q[49], 4), f"p95_{unit}": round(q[94], 4), f"p99_{unit}": round(q[98], 4)}
+    return {
+        "n": len(values),
+        f"mean_{unit}": round(statistics.fmean(values), 4),
+        f"p50_{unit}": round(q[49], 4),
+        f"p95_{unit}": round(q[94], 4),
+        f"p99_{unit}": round(q[98], 4),
+    }
 
 
 def main() -> None:
@@ -132,8 +197,8 @@ def main() -> None:
     print("record_query() cost on the answer path:", record_cost())
     print("QueryRecord build cost:", build_cost())
     try:
-        from bot.answer import Answerer
         from bench.bench_core import units_messages
+        from bot.answer import Answerer
     except ImportError as exc:
         print(f"answer latency on/off: skipped ({exc})")
         return

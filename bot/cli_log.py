@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -24,14 +24,28 @@ from bot.review import ExportError, ReviewDesk
 DEFAULT_KNOWLEDGE = Path(bot.__file__).resolve().parent.parent / "knowledge"
 
 db_option = click.option(
-    "--db", "db_path", envvar="BILLING_BOT_DB", default="billing-bot.db", show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="SQLite file of the query log (env BILLING_BOT_DB).",
+    "--db",
+    "db_path",
+    envvar="BILLING_BOT_DB",
+    default="billing-bot.db",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file of the query log (env BILLING_BOT_DB).",
 )
-as_option = click.option("--as", "as_user", default="cli", show_default=True,
-                         help="Reviewer name recorded for this action (e.g. your Slack user ID).")
+as_option = click.option(
+    "--as",
+    "as_user",
+    default="cli",
+    show_default=True,
+    help="Reviewer name recorded for this action (e.g. your Slack user ID).",
+)
 knowledge_option = click.option(
-    "--knowledge", "knowledge_dir", default=DEFAULT_KNOWLEDGE, show_default=True,
-    type=click.Path(file_okay=False, path_type=Path), help="The knowledge/ directory (FAQ YAML).",
+    "--knowledge",
+    "knowledge_dir",
+    default=DEFAULT_KNOWLEDGE,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The knowledge/ directory (FAQ YAML).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -42,7 +56,9 @@ def log_group():
 
 
 @log_group.command()
-@click.option("-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="How many questions.")
+@click.option(
+    "-n", "n", default=20, show_default=True, type=click.IntRange(min=1), help="How many questions."
+)
 @json_option
 @db_option
 def recent(n: int, as_json: bool, db_path: Path):
@@ -61,8 +77,10 @@ def recent(n: int, as_json: bool, db_path: Path):
     for r in rows:
         what = r["entry_id"] or r["units_summary"] or ""
         score = "" if r["score"] is None else f"{r['score']:.0f}"
-        click.echo(f"{r['ts'][:16].replace('T', ' ')}  {r['id']}  {r['surface']:<7} {r['kind']:<8} {score:>3}  "
-                   f"{_cut(what, 28):<28}  {_cut(r['text'] or '(not stored)', 60)}")
+        click.echo(
+            f"{r['ts'][:16].replace('T', ' ')}  {r['id']}  {r['surface']:<7} {r['kind']:<8} {score:>3}  "
+            f"{_cut(what, 28):<28}  {_cut(r['text'] or '(not stored)', 60)}"
+        )
 
 
 @log_group.command()
@@ -78,14 +96,16 @@ def stats(days: int, as_json: bool, db_path: Path):
       billing-bot log stats --days 30 --json
     """
     with _reading(db_path):
-        result = QueryLog(db_path).stats(datetime.now(timezone.utc) - timedelta(days=days))
+        result = QueryLog(db_path).stats(datetime.now(UTC) - timedelta(days=days))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"Last {days} days (since {result['since'][:16].replace('T', ' ')} UTC)")
     click.echo(f"  questions   {result['questions']}")
     click.echo(f"  answered    {result['answered']} ({_pct(result['answered_pct'])})")
-    click.echo(f"  helpful     {result['helpful']} of {result['feedback']} votes ({_pct(result['helpful_pct'])})")
+    click.echo(
+        f"  helpful     {result['helpful']} of {result['feedback']} votes ({_pct(result['helpful_pct'])})"
+    )
     click.echo(f"  unanswered  {result['unanswered']}")
     if result["top_entries"]:
         click.echo("Top entries")
@@ -170,8 +190,13 @@ def link(query_id: str, entry_id: str, db_path: Path, as_user: str, knowledge_di
 @click.option("--question", required=True, help="The question, as a therapist would ask it.")
 @click.option("--answer", required=True, help="The answer (Slack mrkdwn).")
 @click.option("--code", "codes", multiple=True, help="A code the answer is about (repeatable).")
-@click.option("--source", "sources", multiple=True, required=True,
-              help="'Title (https://...)' or a URL (repeatable; at least one).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    help="'Title (https://...)' or a URL (repeatable; at least one).",
+)
 @click.option("--query", "query_id", help="The logged question this drafts an answer for.")
 @db_option
 @as_option
@@ -236,8 +261,10 @@ def export(db_path: Path, as_user: str, knowledge_dir: Path):
             entries, phrasings = desk.export(knowledge_dir, user_id=as_user)
         except ExportError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"Exported {entries} entr{'y' if entries == 1 else 'ies'} and {phrasings} "
-               f"phrasing{'' if phrasings == 1 else 's'} to {knowledge_dir}.")
+    click.echo(
+        f"Exported {entries} entr{'y' if entries == 1 else 'ies'} and {phrasings} "
+        f"phrasing{'' if phrasings == 1 else 's'} to {knowledge_dir}."
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -257,7 +284,7 @@ def _desk(db_path: Path, as_user: str, knowledge_dir: Path | None = None) -> Ite
         log.start()
         entry_ids = None
         if knowledge_dir is not None and (knowledge_dir / "faq").is_dir():
-            entry_ids = lambda: [e["id"] for e in _kb_entries(knowledge_dir)]  # noqa: E731
+            entry_ids = lambda: [e["id"] for e in _kb_entries(knowledge_dir)]
         try:
             yield ReviewDesk(log, frozenset({as_user}), entry_ids=entry_ids)
         finally:

@@ -28,8 +28,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Self
 
 from sqlite_utils import Database, Migrations
 
@@ -45,9 +46,19 @@ SURFACES = ("slash", "mention", "dm", "cli")
 def create_queries(db: Database) -> None:
     db.table("queries").create(
         {
-            "id": str, "ts": str, "surface": str, "team_id": str, "channel_id": str, "user_id": str,
-            "text": str, "kind": str, "entry_id": str, "score": float, "rule": str,
-            "units_summary": str, "latency_ms": float,
+            "id": str,
+            "ts": str,
+            "surface": str,
+            "team_id": str,
+            "channel_id": str,
+            "user_id": str,
+            "text": str,
+            "kind": str,
+            "entry_id": str,
+            "score": float,
+            "rule": str,
+            "units_summary": str,
+            "latency_ms": float,
         },
         pk="id",
         not_null={"ts", "surface", "kind"},
@@ -84,8 +95,17 @@ def create_review_tables(db: Database) -> None:
     )
     db.table("drafts").create(
         {
-            "id": str, "question": str, "answer": str, "codes": str, "sources": str, "query_id": str,
-            "drafted_by": str, "drafted_at": str, "status": str, "approved_by": str, "approved_at": str,
+            "id": str,
+            "question": str,
+            "answer": str,
+            "codes": str,
+            "sources": str,
+            "query_id": str,
+            "drafted_by": str,
+            "drafted_at": str,
+            "status": str,
+            "approved_by": str,
+            "approved_at": str,
             "exported_at": str,
         },
         pk="id",
@@ -96,7 +116,9 @@ def create_review_tables(db: Database) -> None:
 
 @MIGRATIONS()
 def create_state_tables(db: Database) -> None:
-    db.table("channel_rules").create({"channel_id": str, "rule": str, "set_by": str, "ts": str}, pk="channel_id")
+    db.table("channel_rules").create(
+        {"channel_id": str, "rule": str, "set_by": str, "ts": str}, pk="channel_id"
+    )
     db.table("seen_events").create({"event_id": str, "ts": str}, pk="event_id")
     db.table("seen_events").create_index(["ts"])
 
@@ -140,14 +162,14 @@ def new_query_id() -> str:
 
 
 def utc_now() -> str:
-    return _iso(datetime.now(timezone.utc))
+    return _iso(datetime.now(UTC))
 
 
 def _iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds; one format everywhere so string order is time order."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -170,30 +192,57 @@ class QueryRecord:
 
     @classmethod
     def from_answer(
-        cls, answer, *, surface: str, latency_ms: float, text: str | None = None, team_id: str | None = None,
-        channel_id: str | None = None, user_id: str | None = None, id: str | None = None,
-    ) -> "QueryRecord":
+        cls,
+        answer,
+        *,
+        surface: str,
+        latency_ms: float,
+        text: str | None = None,
+        team_id: str | None = None,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        id: str | None = None,
+    ) -> QueryRecord:
         """Build the record from a `bot.model.Answer` (text defaults to `answer.query`)."""
         return cls(
-            id=id or new_query_id(), ts=utc_now(), surface=surface, team_id=team_id, channel_id=channel_id,
-            user_id=user_id, text=answer.query if text is None else text, kind=answer.kind,
-            entry_id=answer.id, score=answer.score, rule=answer.rule,
-            units_summary=units_summary(answer) if answer.kind == "units" else None, latency_ms=round(latency_ms, 3),
+            id=id or new_query_id(),
+            ts=utc_now(),
+            surface=surface,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            text=answer.query if text is None else text,
+            kind=answer.kind,
+            entry_id=answer.id,
+            score=answer.score,
+            rule=answer.rule,
+            units_summary=units_summary(answer) if answer.kind == "units" else None,
+            latency_ms=round(latency_ms, 3),
         )
 
 
 def units_summary(answer) -> str:
     """'97140 40m 3u, 97010 1u = 3u/40m': what was billed, without the question's words."""
     parts = [
-        f"{line.code} {line.minutes}m {line.units}u" if line.minutes is not None else f"{line.code} {line.units}u"
+        f"{line.code} {line.minutes}m {line.units}u"
+        if line.minutes is not None
+        else f"{line.code} {line.units}u"
         for line in answer.lines
     ]
     return f"{', '.join(parts)} = {answer.total_units}u/{answer.total_minutes}m"
 
 
 # -- the log ----------------------------------------------------------------------------------------
-_PKS = {"queries": "id", "feedback": ("query_id", "user_id"), "review_actions": "id", "phrasings": ("entry_id", "text"),
-        "drafts": "id", "dismissals": "item_id", "channel_rules": "channel_id", "seen_events": "event_id"}
+_PKS = {
+    "queries": "id",
+    "feedback": ("query_id", "user_id"),
+    "review_actions": "id",
+    "phrasings": ("entry_id", "text"),
+    "drafts": "id",
+    "dismissals": "item_id",
+    "channel_rules": "channel_id",
+    "seen_events": "event_id",
+}
 INSERT, UPSERT = "insert", "upsert"
 SEEN_WINDOW = timedelta(hours=1)  # Slack re-delivers for a few minutes; an hour is plenty
 MAINTENANCE_EVERY = 24 * 3600.0
@@ -244,7 +293,7 @@ class QueryLog:
         self._state_loaded = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def start(self) -> "QueryLog":
+    def start(self) -> QueryLog:
         """Start the writer thread (idempotent) and load persisted state if the database is there."""
         if not self._state_loaded:
             try:
@@ -279,7 +328,7 @@ class QueryLog:
             log.error("query log closed with %d records unwritten: %s", lost, self.last_error)
         return lost == 0
 
-    def __enter__(self) -> "QueryLog":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -292,8 +341,12 @@ class QueryLog:
 
     def health(self) -> dict:
         """Counters for /healthz and the CLI: written, pending, spilled, dropped, failed, retries."""
-        return {**self._counts, "pending": self.pending, "last_error": self.last_error,
-                "writer_alive": bool(self._thread and self._thread.is_alive())}
+        return {
+            **self._counts,
+            "pending": self.pending,
+            "last_error": self.last_error,
+            "writer_alive": bool(self._thread and self._thread.is_alive()),
+        }
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is written. False on timeout."""
@@ -321,7 +374,7 @@ class QueryLog:
                 self._buf.append((self._seq, table, op, row))
                 if size + 1 == self.batch_size:
                     self._cv.notify_all()
-        except Exception:  # noqa: BLE001 - the answer must go out whatever happens here
+        except Exception:
             self._counts["errors"] += 1
             log.exception("query log: could not queue a %s row", table)
 
@@ -329,7 +382,13 @@ class QueryLog:
         self.enqueue("queries", rec)
 
     def record_feedback(self, query_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
-        row = {"query_id": query_id, "user_id": user_id, "helpful": bool(helpful), "reason": reason, "ts": utc_now()}
+        row = {
+            "query_id": query_id,
+            "user_id": user_id,
+            "helpful": bool(helpful),
+            "reason": reason,
+            "ts": utc_now(),
+        }
         self.enqueue("feedback", row, UPSERT)
 
     def seen_before(self, event_id: str) -> bool:
@@ -352,14 +411,28 @@ class QueryLog:
     def set_channel_rule(self, channel_id: str, rule: str, user_id: str) -> None:
         """Remember a channel's default unit rule (in memory now, on disk via the writer)."""
         self._channel_rules[channel_id] = rule
-        self.enqueue("channel_rules", {"channel_id": channel_id, "rule": rule, "set_by": user_id, "ts": utc_now()},
-                     UPSERT)
+        self.enqueue(
+            "channel_rules",
+            {"channel_id": channel_id, "rule": rule, "set_by": user_id, "ts": utc_now()},
+            UPSERT,
+        )
         self.record_action(user_id, "set_channel_rule", channel_id, True, rule)
 
-    def record_action(self, user_id: str, action: str, target: str | None, ok: bool, message: str = "") -> None:
+    def record_action(
+        self, user_id: str, action: str, target: str | None, ok: bool, message: str = ""
+    ) -> None:
         """Audit trail of review and settings actions (who, what, when, allowed or not)."""
-        self.enqueue("review_actions", {"ts": utc_now(), "user_id": user_id, "action": action, "target": target,
-                                        "ok": ok, "message": message})
+        self.enqueue(
+            "review_actions",
+            {
+                "ts": utc_now(),
+                "user_id": user_id,
+                "action": action,
+                "target": target,
+                "ok": ok,
+                "message": message,
+            },
+        )
 
     # -- reads: own connection per call ---------------------------------------------------------------
     @contextmanager
@@ -383,18 +456,28 @@ class QueryLog:
         cutoff = _iso(since)
         with self.open_db() as db:
             queries = db.table("queries")
-            by_kind = {r["kind"]: r["n"] for r in db.query(
-                "select kind, count(*) as n from queries where ts >= ? group by kind order by n desc", [cutoff])}
+            by_kind = {
+                r["kind"]: r["n"]
+                for r in db.query(
+                    "select kind, count(*) as n from queries where ts >= ? group by kind order by n desc",
+                    [cutoff],
+                )
+            }
             questions = sum(by_kind.values())
             unanswered = by_kind.get("no_match", 0)
-            votes = db.query("select count(*) as n, coalesce(sum(helpful), 0) as up from feedback where ts >= ?",
-                             [cutoff])
+            votes = db.query(
+                "select count(*) as n, coalesce(sum(helpful), 0) as up from feedback where ts >= ?", [cutoff]
+            )
             feedback = next(votes)
             top = db.query(
-                "select entry_id, count(*) as n from queries where ts >= ? and kind = 'faq' and entry_id is not null"
-                " group by entry_id order by n desc, entry_id limit 5", [cutoff])
-            examples = queries.rows_where("ts >= ? and kind = 'no_match'", [cutoff], order_by="ts desc", limit=5,
-                                          select="id, ts, text")
+                "select entry_id, count(*) as n from queries"
+                " where ts >= ? and kind = 'faq' and entry_id is not null"
+                " group by entry_id order by n desc, entry_id limit 5",
+                [cutoff],
+            )
+            examples = queries.rows_where(
+                "ts >= ? and kind = 'no_match'", [cutoff], order_by="ts desc", limit=5, select="id, ts, text"
+            )
             return {
                 "since": cutoff,
                 "questions": questions,
@@ -412,7 +495,7 @@ class QueryLog:
     def purge(self, older_than: timedelta) -> int:
         """Delete questions (and their feedback) older than `older_than`; returns how many questions."""
         with self.open_db() as db:
-            return _purge(db, _iso(datetime.now(timezone.utc) - older_than))
+            return _purge(db, _iso(datetime.now(UTC) - older_than))
 
     # -- the writer -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -441,7 +524,7 @@ class QueryLog:
                 if batch:
                     self._write(db, batch)  # empties `batch` once written
                 backoff = 0.0
-            except Exception as exc:  # noqa: BLE001 - the writer must outlive any error
+            except Exception as exc:
                 # Locked, read-only, folder missing, not a database: keep the batch, reconnect later.
                 if not _unusable(exc):
                     log.exception("query log writer: unexpected error, retrying")
@@ -471,7 +554,7 @@ class QueryLog:
         try:
             with db.atomic():
                 self._write_rows(db, batch)
-        except Exception as exc:  # noqa: BLE001 - one bad row must not block the rest
+        except Exception as exc:
             if _unusable(exc):
                 raise
             while batch:
@@ -480,7 +563,7 @@ class QueryLog:
                     with db.atomic():
                         self._write_rows(db, [item])
                     written = 1
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     if _unusable(exc):
                         raise  # the caller keeps what is left of the batch and retries
                     written = 0
@@ -510,11 +593,19 @@ class QueryLog:
         """Redaction and the no-text setting happen here, on the writer thread."""
         if table == "queries":
             row = {
-                "id": row.id, "ts": row.ts, "surface": row.surface, "team_id": row.team_id,
-                "channel_id": row.channel_id, "user_id": row.user_id,
-                "text": redact(row.text) if self.store_text else None, "kind": row.kind,
-                "entry_id": row.entry_id, "score": row.score, "rule": row.rule,
-                "units_summary": row.units_summary if self.store_text else None, "latency_ms": row.latency_ms,
+                "id": row.id,
+                "ts": row.ts,
+                "surface": row.surface,
+                "team_id": row.team_id,
+                "channel_id": row.channel_id,
+                "user_id": row.user_id,
+                "text": redact(row.text) if self.store_text else None,
+                "kind": row.kind,
+                "entry_id": row.entry_id,
+                "score": row.score,
+                "rule": row.rule,
+                "units_summary": row.units_summary if self.store_text else None,
+                "latency_ms": row.latency_ms,
             }
         elif table == "feedback" and row.get("reason"):
             row = {**row, "reason": redact(row["reason"]) if self.store_text else None}
@@ -523,16 +614,16 @@ class QueryLog:
     def _maintain(self, db: Database) -> None:
         """Daily: forget old Slack event ids; purge old questions when `purge_days` is set."""
         with db.atomic():
-            db.table("seen_events").delete_where("ts < ?", [_iso(datetime.now(timezone.utc) - timedelta(days=2))])
+            db.table("seen_events").delete_where("ts < ?", [_iso(datetime.now(UTC) - timedelta(days=2))])
         if self.purge_days is not None:
-            purged = _purge(db, _iso(datetime.now(timezone.utc) - timedelta(days=self.purge_days)))
+            purged = _purge(db, _iso(datetime.now(UTC) - timedelta(days=self.purge_days)))
             log.info("query log: purged %d questions older than %d days", purged, self.purge_days)
 
     def _load_state(self, db: Database) -> None:
         """Bring channel rules and recent event ids into memory; values set since start win."""
         for row in db.table("channel_rules").rows:
             self._channel_rules.setdefault(row["channel_id"], row["rule"])
-        since = datetime.now(timezone.utc) - SEEN_WINDOW
+        since = datetime.now(UTC) - SEEN_WINDOW
         with self._seen_lock:
             for row in db.table("seen_events").rows_where("ts >= ?", [_iso(since)]):
                 self._seen.setdefault(row["event_id"], datetime.fromisoformat(row["ts"]).timestamp())
@@ -550,7 +641,8 @@ def _purge(db: Database, cutoff: str) -> int:
         queries = db.table("queries")
         count = queries.count_where("ts < ?", [cutoff])
         db.table("feedback").delete_where(
-            "ts < ? or query_id in (select id from queries where ts < ?)", [cutoff, cutoff])
+            "ts < ? or query_id in (select id from queries where ts < ?)", [cutoff, cutoff]
+        )
         queries.delete_where("ts < ?", [cutoff])
         db.table("seen_events").delete_where("ts < ?", [cutoff])
     return count

@@ -20,8 +20,19 @@ _DIGIT_RUNS = re.compile(r"\d+")
 _LETTER_DIGIT = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
 _BIRTH_WORDS = ("dob", "d.o.b", "birth", "born", "bday", "b-day")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_ID_WORDS = ("member", "policy", "subscriber", "insurance", "mbi", "medicaid", "group", "claim", "account",
-             "acct", "id")
+_ID_WORDS = (
+    "member",
+    "policy",
+    "subscriber",
+    "insurance",
+    "mbi",
+    "medicaid",
+    "group",
+    "claim",
+    "account",
+    "acct",
+    "id",
+)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -54,7 +65,7 @@ _KEYWORD_ID = re.compile(
 )
 # Free-standing ID-like tokens: 8+ digits, or 7+ characters mixing letters and 4+ digits.
 _LONG_DIGITS = re.compile(r"(?<![\w-])\d{8,}(?![\w-])")
-_MIXED = re.compile(r"(?<![\w-])(?=[a-z\d]*[a-z])(?=(?:[a-z]*\d){4})[a-z\d]{7,}(?![\w-])", re.I)
+_MIXED = re.compile(r"(?<![\w-])(?=[a-z\d]*[a-z])(?=(?:[a-z]*\d){4})[a-z\d]{7,}(?![\w-])", re.IGNORECASE)
 # ...but not a code with units or modifiers glued on: 97140x4, 97140GP, 97140KX.
 _CODE_LIKE = re.compile(r"(?i)^(?:\d{5}|[a-z]\d{4})(?:x\d{1,2}|[a-z]{2}|units?|mins?|minutes?)$")
 
@@ -68,11 +79,55 @@ _PERSON = re.compile(
 )
 # Capitalised words that follow "patient"/"client" but are not names.
 _NOT_NAMES = {
-    "I", "A", "Medicare", "Medicaid", "Tricare", "Aetna", "Cigna", "Humana", "Kaiser", "United",
-    "Unitedhealthcare", "Blue", "Bcbs", "Anthem", "Optum", "Workers", "Auto", "Pip", "Intake",
-    "Portal", "Notes", "Note", "Visit", "Visits", "Today", "Yesterday", "Monday", "Tuesday",
-    "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "The", "This", "That", "My", "Our",
-    "Has", "Had", "Was", "Is", "Came", "Wants", "Asked", "Said", "Can", "Should", "Will",
+    "I",
+    "A",
+    "Medicare",
+    "Medicaid",
+    "Tricare",
+    "Aetna",
+    "Cigna",
+    "Humana",
+    "Kaiser",
+    "United",
+    "Unitedhealthcare",
+    "Blue",
+    "Bcbs",
+    "Anthem",
+    "Optum",
+    "Workers",
+    "Auto",
+    "Pip",
+    "Intake",
+    "Portal",
+    "Notes",
+    "Note",
+    "Visit",
+    "Visits",
+    "Today",
+    "Yesterday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "The",
+    "This",
+    "That",
+    "My",
+    "Our",
+    "Has",
+    "Had",
+    "Was",
+    "Is",
+    "Came",
+    "Wants",
+    "Asked",
+    "Said",
+    "Can",
+    "Should",
+    "Will",
 }
 
 
@@ -135,7 +190,7 @@ def _person(m: re.Match) -> str:
             break
         if word.endswith(("'s", "’s")):
             name.append(word[:-2])
-            rest = word[-2:] + "".join(" " + w for w in words[i + 1:])
+            rest = word[-2:] + "".join(" " + w for w in words[i + 1 :])
             break
         name.append(word)
     # "patient I saw", "client Medicare covers": not names; "client A" is too ambiguous.

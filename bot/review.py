@@ -20,7 +20,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -169,7 +169,9 @@ class ReviewDesk:
         return [{**d, "codes": json.loads(d["codes"]), "sources": json.loads(d["sources"])} for d in rows]
 
     # -- the queue ------------------------------------------------------------------------------------
-    def queue(self, *, limit: int = 20, kb_entries: Iterable = (), today: date | None = None) -> list[ReviewItem]:
+    def queue(
+        self, *, limit: int = 20, kb_entries: Iterable = (), today: date | None = None
+    ) -> list[ReviewItem]:
         """What needs review, most urgent first: not-helpful feedback, unanswered questions,
         low-confidence answers, then entries past `review_by` (from `kb_entries`: objects or
         dicts with id, question, review_by)."""
@@ -187,21 +189,32 @@ class ReviewDesk:
                 continue
             item_id = f"due:{_field(entry, 'id')}:{review_by.isoformat()}"
             if item_id not in skip:
-                items.append(ReviewItem(item_id, "review_due", _field(entry, "question") or "",
-                                        entry_id=_field(entry, "id"), detail=f"review by {review_by.isoformat()}"))
+                items.append(
+                    ReviewItem(
+                        item_id,
+                        "review_due",
+                        _field(entry, "question") or "",
+                        entry_id=_field(entry, "id"),
+                        detail=f"review by {review_by.isoformat()}",
+                    )
+                )
         return items
 
     def _query_items(self, limit: int) -> list[ReviewItem]:
         sql = """
-            select q.id, q.ts, q.text, q.kind, q.entry_id, q.score, f.reason, f.query_id is not null as unhelpful
+            select q.id, q.ts, q.text, q.kind, q.entry_id, q.score, f.reason,
+              f.query_id is not null as unhelpful
             from queries q
-            left join (select query_id, max(reason) as reason from feedback where not helpful group by query_id) f
-              on f.query_id = q.id
+            left join (
+              select query_id, max(reason) as reason from feedback where not helpful group by query_id
+            ) f on f.query_id = q.id
             where (q.kind = 'no_match' or (q.kind = 'faq' and q.score < :low) or f.query_id is not null)
               and q.id not in (select item_id from dismissals)
               and q.id not in (select query_id from phrasings where query_id is not null)
               and q.id not in (select query_id from drafts where query_id is not null)
-            order by case when f.query_id is not null then 0 when q.kind = 'no_match' then 1 else 2 end, q.ts desc
+            order by
+              case when f.query_id is not null then 0 when q.kind = 'no_match' then 1 else 2 end,
+              q.ts desc
             limit :limit
         """
         try:
@@ -217,8 +230,18 @@ class ReviewDesk:
                 kind, detail = "no_match", "no answer"
             else:
                 kind, detail = "low_confidence", f"score {r['score']:.0f} for {r['entry_id']}"
-            items.append(ReviewItem(r["id"], kind, r["text"] or "", query_id=r["id"], entry_id=r["entry_id"],
-                                    score=r["score"], ts=r["ts"], detail=detail))
+            items.append(
+                ReviewItem(
+                    r["id"],
+                    kind,
+                    r["text"] or "",
+                    query_id=r["id"],
+                    entry_id=r["entry_id"],
+                    score=r["score"],
+                    ts=r["ts"],
+                    detail=detail,
+                )
+            )
         return items
 
     # -- actions --------------------------------------------------------------------------------------
@@ -227,30 +250,54 @@ class ReviewDesk:
         if not self.is_reviewer(user_id):
             return self._deny(user_id, "link", f"{query_id}->{entry_id}")
         if not self._entry_exists(entry_id):
-            return self._done(user_id, "link", query_id, False, f"No entry {entry_id!r} in the knowledge base.")
+            return self._done(
+                user_id, "link", query_id, False, f"No entry {entry_id!r} in the knowledge base."
+            )
         text = self._query_text(query_id)
         if text is None:
             return self._done(user_id, "link", query_id, False, f"No question {query_id!r} in the log.")
         if not text.strip():
-            return self._done(user_id, "link", query_id, False,
-                              "That question's text was not stored (BILLING_BOT_STORE_TEXT=0), so it can't be linked.")
+            return self._done(
+                user_id,
+                "link",
+                query_id,
+                False,
+                "That question's text was not stored (BILLING_BOT_STORE_TEXT=0), so it can't be linked.",
+            )
         key = (entry_id, text.lower())
         with self._lock:
             existing = self._phrasings.get(key)
             if existing and not existing.get("exported_at"):
                 return self._done(user_id, "link", query_id, True, f"Already linked to {entry_id}.")
-            row = {"entry_id": entry_id, "text": text, "query_id": query_id, "linked_by": user_id, "ts": utc_now(),
-                   "exported_at": None}
+            row = {
+                "entry_id": entry_id,
+                "text": text,
+                "query_id": query_id,
+                "linked_by": user_id,
+                "ts": utc_now(),
+                "exported_at": None,
+            }
             self._phrasings[key] = row
         self.log.enqueue("phrasings", row, UPSERT)
-        result = self._done(user_id, "link", f"{query_id}->{entry_id}", True,
-                            f"Linked “{text}” to {entry_id}; it answers from the next question.")
+        result = self._done(
+            user_id,
+            "link",
+            f"{query_id}->{entry_id}",
+            True,
+            f"Linked “{text}” to {entry_id}; it answers from the next question.",
+        )
         self._changed()
         return result
 
     def draft(
-        self, user_id: str, question: str, answer: str, codes: Iterable[str] = (), sources: Iterable = (),
-        *, query_id: str | None = None,
+        self,
+        user_id: str,
+        question: str,
+        answer: str,
+        codes: Iterable[str] = (),
+        sources: Iterable = (),
+        *,
+        query_id: str | None = None,
     ) -> ReviewResult:
         """Draft a new entry; another reviewer must approve it before it answers."""
         if not self.is_reviewer(user_id):
@@ -260,19 +307,27 @@ class ReviewDesk:
             taken = set(self._drafts) | set(self.entry_ids() if self.entry_ids else ())
             draft_id = unique_slug(question, taken)
             row = {
-                "id": draft_id, "question": question, "answer": answer,
+                "id": draft_id,
+                "question": question,
+                "answer": answer,
                 "codes": dumps([str(c).strip() for c in codes if str(c).strip()]),
-                "sources": dumps([_source(s) for s in sources]), "query_id": query_id,
-                "drafted_by": user_id, "drafted_at": utc_now(), "status": "draft",
-                "approved_by": None, "approved_at": None, "exported_at": None,
+                "sources": dumps([_source(s) for s in sources]),
+                "query_id": query_id,
+                "drafted_by": user_id,
+                "drafted_at": utc_now(),
+                "status": "draft",
+                "approved_by": None,
+                "approved_at": None,
+                "exported_at": None,
             }
             problem = _entry_problem(_faq_entry(row))
             if problem:
                 return self._done(user_id, "draft", query_id, False, f"Not drafted: {problem}")
             self._drafts[draft_id] = row
         self.log.enqueue("drafts", row, UPSERT)
-        result = self._done(user_id, "draft", draft_id, True,
-                            f"Drafted {draft_id}; another reviewer can approve it.")
+        result = self._done(
+            user_id, "draft", draft_id, True, f"Drafted {draft_id}; another reviewer can approve it."
+        )
         return ReviewResult(result.ok, result.message, draft_id)
 
     def approve(self, user_id: str, draft_id: str) -> ReviewResult:
@@ -296,7 +351,9 @@ class ReviewDesk:
         if message:
             return self._done(user_id, "approve", draft_id, False, message)
         self.log.enqueue("drafts", row, UPSERT)
-        result = self._done(user_id, "approve", draft_id, True, f"Approved {draft_id}; it answers from now on.")
+        result = self._done(
+            user_id, "approve", draft_id, True, f"Approved {draft_id}; it answers from now on."
+        )
         self._changed()
         return result
 
@@ -308,7 +365,9 @@ class ReviewDesk:
             row = self._drafts.get(item_id)
             if row is not None:
                 if row["status"] != "draft":
-                    return self._done(user_id, "dismiss", item_id, False, f"{item_id} is already {row['status']}.")
+                    return self._done(
+                        user_id, "dismiss", item_id, False, f"{item_id} is already {row['status']}."
+                    )
                 row = self._drafts[item_id] = {**row, "status": "dismissed"}
                 table, message = "drafts", f"Dismissed draft {item_id}."
             elif item_id.startswith(("q", "due:")):
@@ -348,8 +407,9 @@ class ReviewDesk:
             for r in links:
                 self._phrasings[(r["entry_id"], r["text"].lower())] = row = {**r, "exported_at": now}
                 self.log.enqueue("phrasings", row, UPSERT)
-        self.log.record_action(user_id, "export", str(knowledge_dir), True,
-                               f"{n_entries} entries, {n_phrasings} phrasings")
+        self.log.record_action(
+            user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings"
+        )
         if drafts or links:
             self._changed()
         return n_entries, n_phrasings
@@ -357,11 +417,13 @@ class ReviewDesk:
     def week_stats(self, now: datetime | None = None) -> dict:
         """The last seven days: questions, answered %, helpful %, top entries, unanswered; plus
         the overlay waiting for review or export."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         stats = self.log.stats(now - timedelta(days=7))
         with self._lock:
             stats["drafts_waiting"] = sum(1 for d in self._drafts.values() if d["status"] == "draft")
-            stats["approved_not_exported"] = sum(1 for d in self._drafts.values() if d["status"] == "approved")
+            stats["approved_not_exported"] = sum(
+                1 for d in self._drafts.values() if d["status"] == "approved"
+            )
         stats["links_not_exported"] = len(self.overlay_phrasings())
         return stats
 
@@ -412,7 +474,10 @@ def unique_slug(text: str, taken: set[str]) -> str:
 def _source(source) -> dict:
     """{title, url} from a dict, a bare URL, or 'Title (https://...)'/'Title https://...'."""
     if isinstance(source, dict):
-        return {"title": str(source.get("title") or source.get("url") or ""), "url": str(source.get("url") or "")}
+        return {
+            "title": str(source.get("title") or source.get("url") or ""),
+            "url": str(source.get("url") or ""),
+        }
     text = str(source).strip()
     m = re.match(r"^(.*?)\s*\(?(https?://[^\s)]+)\)?$", text)
     if m:
@@ -492,7 +557,9 @@ def _write_yaml(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# Written by `billing-bot review export`; edit freely, keep the shape.\n"
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    tmp.write_text(
+        header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+    )
     os.replace(tmp, path)
 
 

@@ -1,5 +1,5 @@
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import click
 import pytest
@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlite_utils import Database
 
 from bot.cli_log import log_group, review_group
-from bot.querylog import QueryLog, QueryRecord, new_query_id, utc_now
+from bot.querylog import QueryLog, QueryRecord, new_query_id
 
 CMS = "CMS fee schedule (https://www.cms.gov/medicare/payment/fee-schedules/physician)"
 
@@ -22,10 +22,18 @@ def db_path(tmp_path):
 def knowledge(tmp_path):
     faq = tmp_path / "knowledge" / "faq"
     faq.mkdir(parents=True)
-    entry = {"id": "massage-units", "question": "How are massage units counted?", "phrasings": [],
-             "answer": "In 15-minute units.", "codes": ["97124"], "tags": [], "state": None,
-             "sources": [{"title": "CMS", "url": "https://www.cms.gov"}], "last_verified": date(2025, 1, 1),
-             "review_by": date(2026, 1, 1)}
+    entry = {
+        "id": "massage-units",
+        "question": "How are massage units counted?",
+        "phrasings": [],
+        "answer": "In 15-minute units.",
+        "codes": ["97124"],
+        "tags": [],
+        "state": None,
+        "sources": [{"title": "CMS", "url": "https://www.cms.gov"}],
+        "last_verified": date(2025, 1, 1),
+        "review_by": date(2026, 1, 1),
+    }
     (faq / "units.yaml").write_text(yaml.safe_dump({"entries": [entry]}))
     return tmp_path / "knowledge"
 
@@ -33,17 +41,33 @@ def knowledge(tmp_path):
 @pytest.fixture
 def asked(db_path):
     """Three logged questions: a recent no_match, a recent FAQ answer and one 100 days old."""
+
     def record(text, kind, entry_id, days=0):
-        ts = (datetime.now(timezone.utc) - timedelta(days=days)).isoformat(timespec="milliseconds")
-        r = QueryRecord(new_query_id(), ts, "slash", "T1", "C1", "U1", text, kind, entry_id,
-                        None if entry_id is None else 93.0, None, None, 2.0)
+        ts = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")
+        r = QueryRecord(
+            new_query_id(),
+            ts,
+            "slash",
+            "T1",
+            "C1",
+            "U1",
+            text,
+            kind,
+            entry_id,
+            None if entry_id is None else 93.0,
+            None,
+            None,
+            2.0,
+        )
         log.record_query(r)
         return r.id
 
     log = QueryLog(db_path).start()
-    ids = {"old": record("an old question", "faq", "massage-units", days=100),
-           "faq": record("how many units for 40 minutes", "faq", "massage-units"),
-           "no_match": record("does patient Ann Lee's Aetna plan cover 99213?", "no_match", None)}
+    ids = {
+        "old": record("an old question", "faq", "massage-units", days=100),
+        "faq": record("how many units for 40 minutes", "faq", "massage-units"),
+        "no_match": record("does patient Ann Lee's Aetna plan cover 99213?", "no_match", None),
+    }
     log.close()
     return ids
 
@@ -65,7 +89,11 @@ def test_log_recent(db_path, asked):
 def test_log_stats(db_path, asked):
     stats = json.loads(run(log_group, "stats", "--json", "--db", db_path))
     assert (2, 1, 50.0, [{"entry_id": "massage-units", "count": 1}]) == (
-        stats["questions"], stats["answered"], stats["answered_pct"], stats["top_entries"])
+        stats["questions"],
+        stats["answered"],
+        stats["answered_pct"],
+        stats["top_entries"],
+    )
     out = run(log_group, "stats", "--db", db_path)
     assert "  answered    1 (50%)" in out
     assert "  helpful     0 of 0 votes (n/a)" in out
@@ -73,7 +101,9 @@ def test_log_stats(db_path, asked):
 
 
 def test_log_purge(db_path, asked):
-    assert "Purged 1 question older than 90d.\n" == run(log_group, "purge", "--older-than", "90d", "--db", db_path)
+    assert "Purged 1 question older than 90d.\n" == run(
+        log_group, "purge", "--older-than", "90d", "--db", db_path
+    )
     assert 2 == Database(db_path).table("queries").count
     assert "ninety" in run(log_group, "purge", "--older-than", "ninety", "--db", db_path, code=2)
 
@@ -86,7 +116,8 @@ def test_unusable_database_is_an_error_not_a_traceback(tmp_path):
 def test_review_list(db_path, asked, knowledge):
     out = run(review_group, "list", "--db", db_path, "--knowledge", knowledge)
     assert [("no_match", asked["no_match"]), ("review_due", "due:massage-units:2026-01-01")] == [
-        tuple(line.split()[:2]) for line in out.splitlines()]
+        tuple(line.split()[:2]) for line in out.splitlines()
+    ]
     data = json.loads(run(review_group, "list", "--json", "--db", db_path, "--knowledge", knowledge))
     assert ["no_match", "review_due"] == [item["kind"] for item in data["items"]]
 
@@ -97,16 +128,30 @@ def test_review_link(db_path, asked, knowledge):
     out = run(review_group, "link", asked["no_match"], "massage-units", *args)
     assert out.startswith("Linked")
     assert [("massage-units", "does patient [name]'s Aetna plan cover 99213?", "U024BE7LH")] == [
-        (r["entry_id"], r["text"], r["linked_by"]) for r in Database(db_path).table("phrasings").rows]
+        (r["entry_id"], r["text"], r["linked_by"]) for r in Database(db_path).table("phrasings").rows
+    ]
 
 
 def test_review_draft_approve_export(db_path, knowledge):
     common = ("--db", db_path, "--knowledge", knowledge)
-    out = run(review_group, "draft", "--question", "Does Aetna cover 97124?", "--answer", "Often, with a referral.",
-              "--code", "97124", "--source", CMS, *common)
+    out = run(
+        review_group,
+        "draft",
+        "--question",
+        "Does Aetna cover 97124?",
+        "--answer",
+        "Often, with a referral.",
+        "--code",
+        "97124",
+        "--source",
+        CMS,
+        *common,
+    )
     assert "Drafted does-aetna-cover-97124" in out
     # the CLI user drafted it as "cli", so approving as "cli" is refused; a second person approves
-    assert "a second reviewer" in run(review_group, "approve", "does-aetna-cover-97124", "--db", db_path, code=1)
+    assert "a second reviewer" in run(
+        review_group, "approve", "does-aetna-cover-97124", "--db", db_path, code=1
+    )
     run(review_group, "approve", "does-aetna-cover-97124", "--db", db_path, "--as", "U02AB3CD4")
     out = run(review_group, "export", *common)
     assert f"Exported 1 entry and 0 phrasings to {knowledge}.\n" == out

@@ -3,7 +3,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlite_utils import Database
@@ -12,8 +12,17 @@ from bot.model import Answer, UnitLine
 from bot.querylog import MIGRATIONS, QueryLog, QueryRecord, new_query_id, parse_age, utc_now
 
 FAST = {"busy_timeout": 0.05, "retry_max": 0.05, "flush_interval": 0.01}
-TABLES = {"queries", "feedback", "review_actions", "phrasings", "drafts", "dismissals", "channel_rules",
-          "seen_events", "_sqlite_migrations"}
+TABLES = {
+    "queries",
+    "feedback",
+    "review_actions",
+    "phrasings",
+    "drafts",
+    "dismissals",
+    "channel_rules",
+    "seen_events",
+    "_sqlite_migrations",
+}
 
 
 @pytest.fixture
@@ -37,9 +46,21 @@ def make_log(db_path):
 
 
 def rec(text="40 min 97124", kind="faq", ts=None, entry_id="massage-units", score=92.0, **fields):
-    values = dict(id=new_query_id(), ts=ts or utc_now(), surface="slash", team_id="T1", channel_id="C1",
-                  user_id="U1", text=text, kind=kind, entry_id=entry_id, score=score, rule="cms",
-                  units_summary=None, latency_ms=1.5)
+    values = {
+        "id": new_query_id(),
+        "ts": ts or utc_now(),
+        "surface": "slash",
+        "team_id": "T1",
+        "channel_id": "C1",
+        "user_id": "U1",
+        "text": text,
+        "kind": kind,
+        "entry_id": entry_id,
+        "score": score,
+        "rule": "cms",
+        "units_summary": None,
+        "latency_ms": 1.5,
+    }
     return QueryRecord(**{**values, **fields})
 
 
@@ -54,7 +75,7 @@ def rows(path, table="queries"):
 
 
 def ago(**delta):
-    return (datetime.now(timezone.utc) - timedelta(**delta)).isoformat(timespec="milliseconds")
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat(timespec="milliseconds")
 
 
 def test_schema_comes_from_migrations_with_wal(make_log, db_path):
@@ -84,7 +105,12 @@ def test_store_text_off_keeps_only_kind_entry_and_score(make_log, db_path):
     assert log.flush()
     [row] = rows(db_path)
     assert (None, None, "faq", "massage-units", 92.0) == (
-        row["text"], row["units_summary"], row["kind"], row["entry_id"], row["score"])
+        row["text"],
+        row["units_summary"],
+        row["kind"],
+        row["entry_id"],
+        row["score"],
+    )
     assert [None] == [f["reason"] for f in rows(db_path, "feedback")]
 
 
@@ -105,7 +131,11 @@ def test_seen_before_dedupes_and_survives_restart(make_log):
     assert [False, True, False] == [log.seen_before("Ev1"), log.seen_before("Ev1"), log.seen_before("Ev2")]
     log.close()
     again = make_log().start()
-    assert [True, True, False] == [again.seen_before("Ev1"), again.seen_before("Ev2"), again.seen_before("Ev3")]
+    assert [True, True, False] == [
+        again.seen_before("Ev1"),
+        again.seen_before("Ev2"),
+        again.seen_before("Ev3"),
+    ]
 
 
 def test_channel_rule_is_read_at_once_and_kept_across_restarts(make_log, db_path):
@@ -116,7 +146,12 @@ def test_channel_rule_is_read_at_once_and_kept_across_restarts(make_log, db_path
     log.close()
     assert "ama" == make_log().start().channel_rule("C1")
     [action] = rows(db_path, "review_actions")
-    assert ("U9", "set_channel_rule", "C1", 1) == (action["user_id"], action["action"], action["target"], action["ok"])
+    assert ("U9", "set_channel_rule", "C1", 1) == (
+        action["user_id"],
+        action["action"],
+        action["target"],
+        action["ok"],
+    )
 
 
 def test_recent_is_newest_first(make_log):
@@ -131,18 +166,29 @@ def test_recent_is_newest_first(make_log):
 def test_stats(make_log):
     log = make_log().start()
     old = rec(ts=ago(days=10))
-    week = [rec(), rec(), rec(entry_id="modifier-59"), rec(kind="no_match", entry_id=None, score=None, text="99213?"),
-            rec(kind="units", entry_id=None, score=None)]
+    week = [
+        rec(),
+        rec(),
+        rec(entry_id="modifier-59"),
+        rec(kind="no_match", entry_id=None, score=None, text="99213?"),
+        rec(kind="units", entry_id=None, score=None),
+    ]
     for r in [old, *week]:
         log.record_query(r)
     log.record_feedback(week[0].id, "U2", True)
     log.record_feedback(week[1].id, "U2", True)
     log.record_feedback(week[2].id, "U2", False)
     assert log.flush()
-    stats = log.stats(datetime.now(timezone.utc) - timedelta(days=7))
+    stats = log.stats(datetime.now(UTC) - timedelta(days=7))
     assert {
-        "questions": 5, "answered": 4, "answered_pct": 80.0, "by_kind": {"faq": 3, "no_match": 1, "units": 1},
-        "feedback": 3, "helpful": 2, "helpful_pct": 66.7, "unanswered": 1,
+        "questions": 5,
+        "answered": 4,
+        "answered_pct": 80.0,
+        "by_kind": {"faq": 3, "no_match": 1, "units": 1},
+        "feedback": 3,
+        "helpful": 2,
+        "helpful_pct": 66.7,
+        "unanswered": 1,
         "top_entries": [{"entry_id": "massage-units", "count": 2}, {"entry_id": "modifier-59", "count": 1}],
         "unanswered_examples": [{"id": week[3].id, "ts": week[3].ts, "text": "99213?"}],
     } == {k: v for k, v in stats.items() if k != "since"}
@@ -241,7 +287,10 @@ def test_read_only_connection_retries_until_writable(make_log, db_path):
 def test_immutable_file_retries_until_writable(make_log, db_path):
     """`chattr +i` makes a file read-only even for root (where the filesystem supports it)."""
     QueryLog(db_path).start().close()
-    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", db_path], capture_output=True).returncode:
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", db_path], capture_output=True, check=False).returncode
+    ):
         pytest.skip("chattr +i is not available here")
     try:
         log = make_log().start()
@@ -285,7 +334,9 @@ def test_eight_threads_times_a_thousand_make_exactly_8000_rows(make_log, db_path
     _hammer(log)
     assert log.flush(timeout=30)
     with Database(db_path) as db:
-        assert [(8000, 8000)] == list(db.execute("select count(*), count(distinct id) from queries").fetchall())
+        assert [(8000, 8000)] == list(
+            db.execute("select count(*), count(distinct id) from queries").fetchall()
+        )
     assert (0, 0) == (log.health()["dropped"], log.health()["failed"])
 
 
@@ -313,7 +364,9 @@ def test_past_the_overflow_records_are_dropped_and_counted(make_log, db_path):
 # -- small parts ------------------------------------------------------------------------------------------
 def test_query_ids_are_short_unique_and_time_ordered():
     ids = []
-    threads = [threading.Thread(target=lambda: ids.extend(new_query_id() for _ in range(2000))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: ids.extend(new_query_id() for _ in range(2000))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -325,15 +378,36 @@ def test_query_ids_are_short_unique_and_time_ordered():
 
 
 def test_record_from_answer():
-    answer = Answer("units", "3 units", rule="cms", total_minutes=40, total_units=3, query="40 min 97140 + 97010",
-                    lines=(UnitLine("97140", 40, 3, True), UnitLine("97010", None, 1, False)))
+    answer = Answer(
+        "units",
+        "3 units",
+        rule="cms",
+        total_minutes=40,
+        total_units=3,
+        query="40 min 97140 + 97010",
+        lines=(UnitLine("97140", 40, 3, True), UnitLine("97010", None, 1, False)),
+    )
     r = QueryRecord.from_answer(answer, surface="dm", latency_ms=2.25, user_id="U1")
     assert ("dm", "40 min 97140 + 97010", "units", "cms", "97140 40m 3u, 97010 1u = 3u/40m", 2.25, "U1") == (
-        r.surface, r.text, r.kind, r.rule, r.units_summary, r.latency_ms, r.user_id)
+        r.surface,
+        r.text,
+        r.kind,
+        r.rule,
+        r.units_summary,
+        r.latency_ms,
+        r.user_id,
+    )
 
 
-@pytest.mark.parametrize("text, expected", [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)),
-                                            ("2w", timedelta(weeks=2)), ("30", timedelta(days=30))])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("90d", timedelta(days=90)),
+        ("12h", timedelta(hours=12)),
+        ("2w", timedelta(weeks=2)),
+        ("30", timedelta(days=30)),
+    ],
+)
 def test_parse_age(text, expected):
     assert expected == parse_age(text)
 
@@ -357,7 +431,7 @@ def test_datasette_canned_queries_match_the_schema(make_log, db_path):
     [database] = metadata["databases"].values()
     with Database(db_path) as db:
         assert set(database["tables"]) <= set(db.table_names())
-        for name, query in database["queries"].items():
+        for query in database["queries"].values():
             params = {p: "" for p in re.findall(r"(?<!:):(\w+)", query["sql"])}
             db.execute(query["sql"], params).fetchall()  # raises on a missing table or column
 

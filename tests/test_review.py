@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import yaml
@@ -45,12 +45,15 @@ def changes():
 
 @pytest.fixture
 def desk(log, changes):
-    return ReviewDesk(log, REVIEWERS, on_change=lambda: changes.append(1), low_confidence=80,
-                      entry_ids=lambda: KB_IDS)
+    return ReviewDesk(
+        log, REVIEWERS, on_change=lambda: changes.append(1), low_confidence=80, entry_ids=lambda: KB_IDS
+    )
 
 
 def ask(log, text, kind="faq", entry_id="massage-units", score=95.0):
-    r = QueryRecord(new_query_id(), utc_now(), "dm", "T1", "D1", "U1", text, kind, entry_id, score, None, None, 1.0)
+    r = QueryRecord(
+        new_query_id(), utc_now(), "dm", "T1", "D1", "U1", text, kind, entry_id, score, None, None, 1.0
+    )
     log.record_query(r)
     return r.id
 
@@ -67,8 +70,10 @@ def test_queue_lists_what_needs_review_most_urgent_first(log, desk):
     ask(log, "40 min 97140", "units", None, None)  # unit answers: not queued
     disliked = ask(log, "what is modifier 59", entry_id="modifier-59", score=96.0)
     log.record_feedback(disliked, "U2", False, "wrong for patient John Smith")
-    kb = [{"id": "timed-codes", "question": "Which codes are timed?", "review_by": "2026-01-01"},
-          {"id": "massage-units", "question": "How are units counted?", "review_by": date(2027, 1, 1)}]
+    kb = [
+        {"id": "timed-codes", "question": "Which codes are timed?", "review_by": "2026-01-01"},
+        {"id": "massage-units", "question": "How are units counted?", "review_by": date(2027, 1, 1)},
+    ]
     assert log.flush()
     items = desk.queue(kb_entries=kb, today=date(2026, 5, 9))
     assert [
@@ -77,21 +82,35 @@ def test_queue_lists_what_needs_review_most_urgent_first(log, desk):
         ("low_confidence", unsure, "score 71 for massage-units"),
         ("review_due", "due:timed-codes:2026-01-01", "review by 2026-01-01"),
     ] == [(i.kind, i.id, i.detail) for i in items]
-    assert ReviewItem("due:timed-codes:2026-01-01", "review_due", "Which codes are timed?", entry_id="timed-codes",
-                      detail="review by 2026-01-01") == items[-1]
+    assert (
+        ReviewItem(
+            "due:timed-codes:2026-01-01",
+            "review_due",
+            "Which codes are timed?",
+            entry_id="timed-codes",
+            detail="review by 2026-01-01",
+        )
+        == items[-1]
+    )
     assert 2 == len(desk.queue(limit=2, kb_entries=kb, today=date(2026, 5, 9)))
 
 
 def test_non_reviewer_changes_nothing_and_is_logged(log, desk, changes, db_path):
     qid = ask(log, "does aetna cover 99213?", "no_match", None, None)
     assert not desk.is_reviewer("U9")
-    results = [desk.link("U9", qid, "massage-units"), desk.draft("U9", "Q?", "A.", [], CMS), desk.approve("U9", "x"),
-               desk.dismiss("U9", qid)]
+    results = [
+        desk.link("U9", qid, "massage-units"),
+        desk.draft("U9", "Q?", "A.", [], CMS),
+        desk.approve("U9", "x"),
+        desk.dismiss("U9", qid),
+    ]
     assert {False} == {r.ok for r in results}
     assert ([], [], []) == (desk.overlay_phrasings(), desk.approved_entries(), changes)
     assert log.flush()
     assert [qid] == [i.id for i in desk.queue()]
-    assert [("U9", "link", 0), ("U9", "draft", 0), ("U9", "approve", 0), ("U9", "dismiss", 0)] == actions(db_path)
+    assert [("U9", "link", 0), ("U9", "draft", 0), ("U9", "approve", 0), ("U9", "dismiss", 0)] == actions(
+        db_path
+    )
 
 
 def test_link_adds_a_phrasing_at_once_and_keeps_it(open_log, log, desk, changes):
@@ -110,8 +129,9 @@ def test_link_adds_a_phrasing_at_once_and_keeps_it(open_log, log, desk, changes)
 
 def test_link_checks_the_entry_and_the_question(log, desk):
     qid = ask(log, "what about 99213?", "no_match", None, None)
-    assert ReviewResult(False, "No entry 'no-such-entry' in the knowledge base.") == desk.link("R1", qid,
-                                                                                              "no-such-entry")
+    assert ReviewResult(False, "No entry 'no-such-entry' in the knowledge base.") == desk.link(
+        "R1", qid, "no-such-entry"
+    )
     assert ReviewResult(False, "No question 'q0000' in the log.") == desk.link("R1", "q0000", "massage-units")
     assert [] == desk.overlay_phrasings()
 
@@ -125,9 +145,13 @@ def test_link_needs_stored_text(open_log):
 
 
 def test_draft_needs_a_second_reviewer_to_approve(log, desk, changes, db_path):
-    drafted = desk.draft("R1", "Can I bill 97124 on the same day as 97140?",
-                         "Yes, with modifier 59 when the areas differ.", ["97124", "97140"],
-                         ["CMS NCCI manual (https://www.cms.gov/ncci)"])
+    drafted = desk.draft(
+        "R1",
+        "Can I bill 97124 on the same day as 97140?",
+        "Yes, with modifier 59 when the areas differ.",
+        ["97124", "97140"],
+        ["CMS NCCI manual (https://www.cms.gov/ncci)"],
+    )
     assert (True, "can-i-bill-97124-on-the-same-day") == (drafted.ok, drafted.id)
     assert [] == desk.approved_entries()
     assert not desk.approve("R1", drafted.id).ok  # the drafter can't approve
@@ -135,17 +159,32 @@ def test_draft_needs_a_second_reviewer_to_approve(log, desk, changes, db_path):
     assert desk.approve("R2", drafted.id).ok
     assert [1] == changes
     assert not desk.approve("R2", drafted.id).ok  # only once
-    today = datetime.now(timezone.utc).date()
-    assert [{
-        "id": "can-i-bill-97124-on-the-same-day", "question": "Can I bill 97124 on the same day as 97140?",
-        "phrasings": [], "answer": "Yes, with modifier 59 when the areas differ.", "codes": ["97124", "97140"],
-        "tags": [], "state": None, "sources": [{"title": "CMS NCCI manual", "url": "https://www.cms.gov/ncci"}],
-        "last_verified": today, "review_by": today + timedelta(days=365),
-    }] == desk.approved_entries()
-    assert desk.link("R1", ask(log, "97124 and 97140 same day?", "no_match"), drafted.id).ok  # a new entry links
+    today = datetime.now(UTC).date()
+    assert [
+        {
+            "id": "can-i-bill-97124-on-the-same-day",
+            "question": "Can I bill 97124 on the same day as 97140?",
+            "phrasings": [],
+            "answer": "Yes, with modifier 59 when the areas differ.",
+            "codes": ["97124", "97140"],
+            "tags": [],
+            "state": None,
+            "sources": [{"title": "CMS NCCI manual", "url": "https://www.cms.gov/ncci"}],
+            "last_verified": today,
+            "review_by": today + timedelta(days=365),
+        }
+    ] == desk.approved_entries()
+    assert desk.link(
+        "R1", ask(log, "97124 and 97140 same day?", "no_match"), drafted.id
+    ).ok  # a new entry links
     assert log.flush()
-    assert [("R1", "draft", 1), ("R1", "approve", 0), ("R2", "approve", 1), ("R2", "approve", 0),
-            ("R1", "link", 1)] == actions(db_path)
+    assert [
+        ("R1", "draft", 1),
+        ("R1", "approve", 0),
+        ("R2", "approve", 1),
+        ("R2", "approve", 0),
+        ("R1", "link", 1),
+    ] == actions(db_path)
 
 
 def test_draft_ids_are_unique_and_avoid_kb_ids(desk):
@@ -153,12 +192,15 @@ def test_draft_ids_are_unique_and_avoid_kb_ids(desk):
     assert "massage-units-3" == desk.draft("R1", "Massage units?", "B.", [], CMS).id
 
 
-@pytest.mark.parametrize("question, answer, codes, sources, problem", [
-    ("  ", "An answer.", [], CMS, "question: String should have at least 1 character"),
-    ("A question?", "", [], CMS, "answer: String should have at least 1 character"),
-    ("A question?", "An answer.", [], [], "sources: Tuple should have at least 1 item"),
-    ("A question?", "An answer.", [], ["AMTA guide"], "sources.0.url: String should match pattern"),
-])
+@pytest.mark.parametrize(
+    "question, answer, codes, sources, problem",
+    [
+        ("  ", "An answer.", [], CMS, "question: String should have at least 1 character"),
+        ("A question?", "", [], CMS, "answer: String should have at least 1 character"),
+        ("A question?", "An answer.", [], [], "sources: Tuple should have at least 1 item"),
+        ("A question?", "An answer.", [], ["AMTA guide"], "sources.0.url: String should match pattern"),
+    ],
+)
 def test_a_draft_must_be_a_loadable_entry(desk, question, answer, codes, sources, problem):
     result = desk.draft("R1", question, answer, codes, sources)
     assert (False, []) == (result.ok, desk.drafts())
@@ -194,24 +236,53 @@ def test_export_writes_yaml_then_clears_the_overlay(open_log, log, desk, changes
     reviewed = yaml.safe_load((knowledge / "faq" / "reviewed.yaml").read_text())
     assert ["is-97124-timed"] == [e["id"] for e in reviewed["entries"]]
     assert ["is-97124-timed"] == [e.id for e in load_kb(knowledge / "faq").entries]  # the bot can load it
-    assert {"id", "question", "phrasings", "answer", "codes", "tags", "state", "sources", "last_verified",
-            "review_by"} == set(reviewed["entries"][0])
-    assert {"phrasings": {"massage-units": ["how many units for massage", "units for a 53 minute massage?"]}} == (
-        yaml.safe_load((knowledge / "phrasings.yaml").read_text()))
+    assert {
+        "id",
+        "question",
+        "phrasings",
+        "answer",
+        "codes",
+        "tags",
+        "state",
+        "sources",
+        "last_verified",
+        "review_by",
+    } == set(reviewed["entries"][0])
+    assert {
+        "phrasings": {"massage-units": ["how many units for massage", "units for a 53 minute massage?"]}
+    } == (yaml.safe_load((knowledge / "phrasings.yaml").read_text()))
     assert ([], [], [1]) == (desk.overlay_phrasings(), desk.approved_entries(), changes)
     assert (0, 0) == desk.export(knowledge)
     log.close()
-    assert ([], []) == (ReviewDesk(open_log(), REVIEWERS).overlay_phrasings(),
-                        ReviewDesk(open_log(), REVIEWERS).approved_entries())
+    assert ([], []) == (
+        ReviewDesk(open_log(), REVIEWERS).overlay_phrasings(),
+        ReviewDesk(open_log(), REVIEWERS).approved_entries(),
+    )
 
 
 def test_export_refuses_entries_that_would_break_the_kb(log, desk, tmp_path):
     faq = tmp_path / "knowledge" / "faq"
     faq.mkdir(parents=True)
-    (faq / "units.yaml").write_text(yaml.safe_dump({"entries": [{
-        "id": "timed-codes", "question": "Is 97124 timed?", "phrasings": [], "answer": "Yes.", "codes": [],
-        "tags": [], "state": None, "sources": [{"title": "CMS", "url": CMS[0]}],
-        "last_verified": date(2026, 1, 1), "review_by": date(2027, 1, 1)}]}))
+    (faq / "units.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "entries": [
+                    {
+                        "id": "timed-codes",
+                        "question": "Is 97124 timed?",
+                        "phrasings": [],
+                        "answer": "Yes.",
+                        "codes": [],
+                        "tags": [],
+                        "state": None,
+                        "sources": [{"title": "CMS", "url": CMS[0]}],
+                        "last_verified": date(2026, 1, 1),
+                        "review_by": date(2027, 1, 1),
+                    }
+                ]
+            }
+        )
+    )
     desk.approve("R2", desk.draft("R1", "is 97124 timed", "Yes, 15-minute units.", [], CMS).id)
     with pytest.raises(ExportError, match="duplicate phrasing"):
         desk.export(tmp_path / "knowledge")
@@ -245,17 +316,25 @@ def test_week_stats(log, desk):
     desk.draft("R1", "Q", "A", [], CMS)
     assert log.flush()
     stats = desk.week_stats()
-    assert (2, 50.0, 1, 1, 0, 0) == (stats["questions"], stats["answered_pct"], stats["unanswered"],
-                                     stats["drafts_waiting"], stats["approved_not_exported"],
-                                     stats["links_not_exported"])
+    assert (2, 50.0, 1, 1, 0, 0) == (
+        stats["questions"],
+        stats["answered_pct"],
+        stats["unanswered"],
+        stats["drafts_waiting"],
+        stats["approved_not_exported"],
+        stats["links_not_exported"],
+    )
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("https://www.cms.gov", {"title": "https://www.cms.gov", "url": "https://www.cms.gov"}),
-    ("CMS manual (https://cms.gov/m)", {"title": "CMS manual", "url": "https://cms.gov/m"}),
-    ("AMTA guide", {"title": "AMTA guide", "url": ""}),
-    ({"title": "T", "url": "https://u"}, {"title": "T", "url": "https://u"}),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("https://www.cms.gov", {"title": "https://www.cms.gov", "url": "https://www.cms.gov"}),
+        ("CMS manual (https://cms.gov/m)", {"title": "CMS manual", "url": "https://cms.gov/m"}),
+        ("AMTA guide", {"title": "AMTA guide", "url": ""}),
+        ({"title": "T", "url": "https://u"}, {"title": "T", "url": "https://u"}),
+    ],
+)
 def test_sources(source, expected):
     assert expected == _source(source)
 
