@@ -28,9 +28,9 @@ import yaml
 from bot.querylog import UPSERT, QueryLog, dumps, utc_now
 
 KINDS = ("not_helpful", "no_match", "low_confidence", "review_due")
-REVIEW_EVERY = timedelta(days=365)
+REVIEW_EVERY = timedelta(days=365)  # review_by of an exported entry, counted from approval
 # On tests/eval, FAQ answers scoring below 70 hold 12 of the 14 wrong matches (and 32 of 210 right ones).
-LOW_CONFIDENCE = 70.0  # review_by of an exported entry, counted from approval
+LOW_CONFIDENCE = 70.0
 _DENIED = "Only reviewers can do that (BILLING_BOT_REVIEWERS)."
 
 
