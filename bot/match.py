@@ -16,6 +16,7 @@ import heapq
 import math
 import re
 from collections import defaultdict
+from operator import itemgetter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +47,9 @@ ANSWER_CREDIT = 0.4  # ... found only in the entry's answer
 MIN_INFORMATION = 2.0  # questions with less total word weight ("which code do i bill") score lower
 SIMILARITY = fuzz.token_set_ratio
 WEAK_WORD_WEIGHT = 0.5
-SHORTLIST = 200  # choices rescored exactly after the cheap overlap pass
+CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
+SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
+COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates  # choices rescored exactly after the cheap overlap pass
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\d{5}|[a-z]\d{4}")  # on lower-cased tokens: 97124, g0283
@@ -156,7 +159,12 @@ class _Normaliser:
             self._add_phrase(variant, _token_of(canonical), None)
         for name, code in vocab.state_names.items():
             self._add_phrase(name, _token_of(vocab.state_labels.get(code, name)), code)
-        self._longest = max((len(k) for k in self._phrases), default=1)
+        self._lengths: dict[str, list[int]] = defaultdict(list)  # first word -> phrase lengths, longest first
+        for key in self._phrases:
+            self._lengths[key[0]].append(len(key))
+        for lengths in self._lengths.values():
+            lengths.sort(reverse=True)
+        self._stems: dict[str, str] = {}
         self.known = {t for key in self._phrases for t in key} | set(vocab.stopwords)  # raw words spelt right
 
     def _add_phrase(self, phrase: str, token: str, state: str | None) -> None:
@@ -173,20 +181,21 @@ class _Normaliser:
         words: list[str] = []
         codes: dict[str, None] = {}
         states: set[str] = set()
-        i = 0
-        while i < len(raw):
+        i, end = 0, len(raw)
+        while i < end:
+            word = low[i]
             if raw[i] in self.vocab.state_codes:  # "FL", but not "fl" or "MT"
                 words.append(_token_of(self.vocab.state_labels[raw[i]]))
                 states.add(raw[i])
                 i += 1
                 continue
-            if _is_code(low[i], low[i + 1] if i + 1 < len(low) else ""):
-                codes.setdefault(low[i].upper(), None)
-                words.append(low[i])  # kept as a word too: "97124" is the most telling word there is
+            if word[-1].isdigit() and _is_code(word, low[i + 1] if i + 1 < end else ""):
+                codes.setdefault(word.upper(), None)
+                words.append(word)  # kept as a word too: "97124" is the most telling word there is
                 i += 1
                 continue
-            for n in range(min(self._longest, len(low) - i), 0, -1):
-                hit = self._phrases.get(tuple(low[i : i + n]))
+            for n in self._lengths.get(word, ()):
+                hit = self._phrases.get(tuple(low[i : i + n])) if i + n <= end else None
                 if hit is not None:
                     words.append(hit[0])
                     if hit[1]:
@@ -194,8 +203,11 @@ class _Normaliser:
                     i += n
                     break
             else:
-                if low[i] not in self.vocab.stopwords:
-                    words.append(_stem(low[i]))
+                if word not in self.vocab.stopwords:
+                    stem = self._stems.get(word)
+                    if stem is None:
+                        stem = self._stems[word] = _stem(word)
+                    words.append(stem)
                 i += 1
         return _Text(tuple(words), tuple(codes), frozenset(states))
 
@@ -244,7 +256,8 @@ class Matcher:
         self._entries: list[Entry] = []
         self._ids: dict[str, int] = {}
         self._choices: list[_Choice] = []
-        self._postings: dict[str, list[int]] = defaultdict(list)  # word -> choice indexes
+        self._postings: dict[str, list[int]] = defaultdict(list)  # word -> entries whose phrasings use it
+        self._entry_choices: list[list[int]] = []  # entry -> its choices (question and phrasings)
         self._entry_words: list[set[str]] = []  # words of all of an entry's phrasings
         self._answer_words: list[frozenset[str]] = []  # words of its answer (weaker evidence)
         self._df: dict[str, int] = defaultdict(int)  # word -> number of entries using it anywhere
@@ -252,6 +265,8 @@ class Matcher:
         self._by_code: dict[str, set[int]] = defaultdict(set)
         self._by_state: dict[str, set[int]] = defaultdict(set)
         self._spelling = _Spelling(self._normalise.known)
+        self._weights: dict[str, float] = {}  # caches, cleared when word counts change
+        self._choice_weights: dict[int, float] = {}
         for entry in entries:
             self.add_entry(entry)
 
@@ -264,7 +279,9 @@ class Matcher:
         index = len(self._entries)
         self._entries.append(entry)
         self._ids[entry.id] = index
+        self._changed()  # the number of entries is in every weight
         self._entry_words.append(set())
+        self._entry_choices.append([])
         self._answer_words.append(frozenset(self._normalise(entry.answer).words))
         self._learn(entry.answer)
         self._live.append(True)
@@ -289,11 +306,11 @@ class Matcher:
         words = self._normalise(text).words
         if not words:
             return
-        choice = len(self._choices)
+        self._entry_choices[index].append(len(self._choices))
         self._choices.append(_Choice(index, frozenset(words), " ".join(words)))
         for word in set(words):
-            self._postings[word].append(choice)
             if word not in self._entry_words[index]:
+                self._postings[word].append(index)
                 self._entry_words[index].add(word)
                 if word not in self._answer_words[index]:
                     self._count(word)
@@ -301,6 +318,7 @@ class Matcher:
     def _count(self, word: str) -> None:
         """One more entry uses `word`."""
         self._df[word] += 1
+        self._changed()
 
     def _learn(self, text: str) -> None:
         before = len(self._normalise.known)
@@ -313,10 +331,12 @@ class Matcher:
         for word in self._entry_words[index] | self._answer_words[index]:
             self._df[word] -= 1
         for word in self._entry_words[index]:
-            self._postings[word] = [c for c in self._postings[word] if self._choices[c].entry != index]
+            self._postings[word].remove(index)
         self._entry_words[index] = set()
+        self._entry_choices[index] = []
         self._answer_words[index] = frozenset()
         self._live[index] = False
+        self._changed()
         for group in (*self._by_code.values(), *self._by_state.values()):
             group.discard(index)
 
@@ -355,67 +375,87 @@ class Matcher:
 
     def _weight(self, word: str) -> float:
         """Inverse document frequency over entries: rare words say more about the topic."""
-        n = len(self._ids)
-        df = self._df.get(word, 0) or UNKNOWN_WORD_DF
-        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
-        return idf * WEAK_WORD_WEIGHT if word in self._normalise.vocab.weak_words else idf
+        weight = self._weights.get(word)
+        if weight is None:
+            n = len(self._ids)
+            df = self._df.get(word, 0) or UNKNOWN_WORD_DF
+            weight = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
+            if word in self._normalise.vocab.weak_words:
+                weight *= WEAK_WORD_WEIGHT
+            self._weights[word] = weight
+        return weight
+
+    def _choice_weight(self, choice_index: int) -> float:
+        total = self._choice_weights.get(choice_index)
+        if total is None:
+            total = self._choice_weights[choice_index] = sum(self._weight(w) for w in self._choices[choice_index].words)
+        return total
+
+    def _changed(self) -> None:
+        """Word counts changed: cached weights are stale (recomputed lazily, per word)."""
+        self._weights.clear()
+        self._choice_weights.clear()
 
     def _score(self, words: tuple[str, ...], named: set[str], states: frozenset[str]) -> dict[int, float]:
-        """Best score per entry index (only entries sharing a word, a code or a state)."""
-        query_words = set(words)
-        weights = {w: self._weight(w) for w in query_words}
+        """Best score per entry index, for the entries whose phrasings share a word."""
+        weights = {w: self._weight(w) for w in words}
         wq = sum(weights.values())
+        # Candidates: entries whose phrasings share a word, best overlap first. Words used by
+        # a large share of a big KB ("massage") only slow this down; they still count below.
+        common = max(COMMON_POSTINGS, len(self._ids) // 10)
+        selective = [w for w in weights if len(self._postings.get(w, ())) <= common] or list(weights)
         overlap: dict[int, float] = defaultdict(float)
-        for word in query_words:
-            for choice in self._postings.get(word, ()):
-                overlap[choice] += weights[word]
+        for word in selective:
+            weight = weights[word]
+            for index in self._postings.get(word, ()):
+                overlap[index] += weight
+        if overlap:  # far behind the best on shared words: can't come near it on the score either
+            floor = max(overlap.values()) * CANDIDATE_CUTOFF
+            overlap = {index: shared for index, shared in overlap.items() if shared >= floor}
         if len(overlap) > SHORTLIST:
-            overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=lambda kv: kv[1]))
+            overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=itemgetter(1)))
 
         query_text = " ".join(words)
-        text_scores: dict[int, float] = {}
-        for choice_index, shared in overlap.items():
-            choice = self._choices[choice_index]
-            score = self._text_score(query_text, weights, wq, shared, choice)[0]
-            if score > text_scores.get(choice.entry, -1.0):
-                text_scores[choice.entry] = score
+        text_scores = {index: self._entry_score(index, weights, wq, query_text)[0] for index in overlap}
+        return {
+            index: max(0.0, min(100.0, text_score + self._adjust(self._entries[index], named, states)))
+            for index, text_score in text_scores.items()
+        }
 
-        # Entries about the named codes or state can match on those alone.
-        for group in (*(self._by_code.get(c, ()) for c in named), *(self._by_state.get(s, ()) for s in states)):
-            for index in group:
-                text_scores.setdefault(index, 0.0)
+    def _entry_score(self, index: int, weights: dict[str, float], wq: float, query_text: str) -> tuple:
+        """(score, best choice, recall, precision, similarity): the entry's best phrasing.
 
-        results = {}
-        for index, text_score in text_scores.items():
-            entry = self._entries[index]
-            results[index] = max(0.0, min(100.0, text_score + self._adjust(entry, named, states)))
-        return results
-
-    def _text_score(
-        self, query_text: str, weights: dict[str, float], wq: float, shared: float, choice: _Choice
-    ) -> tuple[float, ...]:
-        """(score, recall, precision, similarity) of one question/phrasing for the query.
-
-        Recall: how much of the question the entry explains; words this phrasing lacks count
-        partly when the entry's other phrasings or its answer use them. Precision: how much
-        of the phrasing the question covers.
+        Recall: how much of the question the entry explains (words of this phrasing fully,
+        words of its other phrasings or its answer partly). Precision: how much of the
+        phrasing the question covers. Similarity: rapidfuzz on the normalised words.
         """
-        wc = sum(self._weight(w) for w in choice.words)
-        explained = shared
-        others, answer = self._entry_words[choice.entry], self._answer_words[choice.entry]
+        phrasings, answer = self._entry_words[index], self._answer_words[index]
+        credit = 0.0
         for word, weight in weights.items():
-            if word not in choice.words:
-                if word in others:
-                    explained += weight * PHRASING_CREDIT
-                elif word in answer:
-                    explained += weight * ANSWER_CREDIT
-        recall = explained / wq if wq else 0.0
-        precision = shared / wc if wc else 0.0
-        b2 = QUERY_COVERAGE_BETA**2
-        f = (1 + b2) * precision * recall / (b2 * precision + recall) if shared else 0.0
-        similarity = SIMILARITY(query_text, choice.text) * min(1.0, recall * 2)
-        score = (OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity) * min(1.0, wq / MIN_INFORMATION)
-        return score, recall, precision, similarity
+            if word in phrasings:
+                credit += weight * PHRASING_CREDIT
+            elif word in answer:
+                credit += weight * ANSWER_CREDIT
+        b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
+        damp = min(1.0, wq / MIN_INFORMATION)  # little information, little confidence
+        best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
+        for choice_index in self._entry_choices[index]:
+            choice = self._choices[choice_index]
+            both = choice.words & weights.keys()
+            if not both:
+                continue
+            shared = sum([weights[w] for w in both])
+            recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
+            precision = shared / self._choice_weight(choice_index)
+            f = (1 + b2) * precision * recall / (b2 * precision + recall)
+            scale = 1.0 if recall >= 0.5 else recall * 2  # token-set similarity flatters partial questions
+            if (OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale) * damp <= best[0]:
+                continue  # can't beat this entry's best phrasing so far, whatever the similarity
+            similarity = SIMILARITY(query_text, choice.text) * scale
+            score = (OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity) * damp
+            if score > best[0]:
+                best = (score, choice_index, recall, precision, similarity)
+        return best
 
     @staticmethod
     def _adjust(entry: Entry, named: set[str], states: frozenset[str]) -> float:
@@ -446,6 +486,7 @@ class _Spelling:
     def __init__(self, known: set[str]) -> None:
         self._known = known  # shared with the normaliser, which adds to it
         self._by_length: dict[int, list[str]] | None = None
+        self._near: dict[tuple[int, int], list[str]] = {}
         self._cache: dict[str, str | None] = {}
 
     def changed(self) -> None:
@@ -464,7 +505,11 @@ class _Spelling:
                 self._by_length = defaultdict(list)
                 for known in sorted(self._known):
                     self._by_length[len(known)].append(known)
-            near = [k for n in range(len(word) - max_edits, len(word) + max_edits + 1) for k in self._by_length.get(n, ())]
+                self._near.clear()
+            near = self._near.get((len(word), max_edits))
+            if near is None:  # the known words as long as the typo, give or take the edits
+                lengths = range(len(word) - max_edits, len(word) + max_edits + 1)
+                near = self._near[len(word), max_edits] = [k for n in lengths for k in self._by_length.get(n, ())]
             hit = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=max_edits)
             fixed = hit[0] if hit is not None else None
         if len(self._cache) > 10_000:

@@ -1,0 +1,176 @@
+"""Matcher targets: knowledge-base load <= 100 ms, p99 <= 2 ms per match on the shipped KB,
+p99 <= 20 ms per match on a synthetic 10,000-entry KB made from the real entries.
+
+Run `python -m bench.bench_match` (or `make bench`). The questions are the labelled ones in
+tests/eval/questions.yaml plus typo'd variants, so the timings include typo correction.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import string
+import sys
+import time
+
+from bot.kb import FAQ_DIR, Entry, load_kb
+from bot.match import Matcher, codes_in, load_vocabulary
+from tests.eval.run_eval import load_questions
+
+TARGET_LOAD_MS = 100.0
+TARGET_P99_MS = 2.0
+TARGET_P99_LARGE_MS = 20.0
+
+
+def _ms(t0: int) -> float:
+    return (time.perf_counter_ns() - t0) / 1e6
+
+
+def bench_load(rounds: int = 15) -> dict:
+    """Loading and validating every FAQ file, then building the matcher index."""
+    load, build = [], []
+    vocabulary = load_vocabulary()
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        kb = load_kb(FAQ_DIR)
+        load.append(_ms(t0))
+        t0 = time.perf_counter_ns()
+        Matcher(kb.entries, vocabulary=vocabulary)
+        build.append(_ms(t0))
+    t0 = time.perf_counter_ns()
+    load_vocabulary()
+    vocab_ms = _ms(t0)
+    return {"entries": len(kb), "load_median_ms": statistics.median(load), "load_max_ms": max(load),
+            "vocabulary_ms": vocab_ms, "index_median_ms": statistics.median(build)}
+
+
+def typo(text: str, rnd: random.Random) -> str:
+    """Swap two adjacent letters in one longer word, as fast typists do."""
+    words = text.split()
+    long = [i for i, w in enumerate(words) if len(w) >= 6 and w.isalpha()]
+    if not long:
+        return text
+    i = rnd.choice(long)
+    w = words[i]
+    j = rnd.randrange(1, len(w) - 2)
+    words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+    return " ".join(words)
+
+
+def questions(rnd: random.Random) -> list[str]:
+    base = [q.q for q in load_questions()]
+    return base + [typo(q, rnd) for q in base]
+
+
+def _timed(matcher: Matcher, texts: list[str]) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU milliseconds per match (CPU time is immune to a busy machine)."""
+    wall, cpu = [], []
+    for text in texts:
+        codes = codes_in(text)
+        t0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+        matcher.match(text, codes)
+        cpu.append((time.thread_time_ns() - c0) / 1e6)
+        wall.append(_ms(t0))
+    return wall, cpu
+
+
+def _percentiles(wall: list[float], cpu: list[float]) -> dict:
+    wall, cpu = sorted(wall), sorted(cpu)
+    n = len(wall)
+    return {"n": n, "p50_ms": wall[n // 2], "p99_ms": wall[int(n * 0.99)], "max_ms": wall[-1],
+            "cpu_p50_ms": cpu[n // 2], "cpu_p99_ms": cpu[int(n * 0.99)]}
+
+
+def bench_cold_latency(matcher: Matcher, texts: list[str]) -> dict:
+    """Every question seen for the first time (typo-correction caches empty)."""
+    return _percentiles(*_timed(matcher, texts))
+
+
+def bench_latency(matcher: Matcher, texts: list[str], repeat: int = 3) -> dict:
+    _timed(matcher, texts)  # warm-up: lazy indexes, caches
+    wall, cpu = [], []
+    for _ in range(repeat):
+        w, c = _timed(matcher, texts)
+        wall += w
+        cpu += c
+    return _percentiles(wall, cpu)
+
+
+def synthetic_entries(real: tuple[Entry, ...], n: int, rnd: random.Random) -> list[Entry]:
+    """n entries shaped like the real ones: real phrasings with words swapped for words from
+    other answers, plus made-up words, so the vocabulary grows like a real KB's would."""
+    pool = sorted({w.strip(".,:;()*_•\"'").lower() for e in real for w in e.answer.split()} - {""})
+    made_up = ["".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(5, 10))) for _ in range(n // 2)]
+    out = []
+    for i in range(n):
+        base = real[i % len(real)]
+
+        def vary(text: str) -> str:
+            words = text.split()
+            for _ in range(rnd.randint(1, 3)):
+                words[rnd.randrange(len(words))] = rnd.choice(pool)
+            words.insert(rnd.randrange(len(words) + 1), rnd.choice(made_up))
+            return " ".join(words)
+
+        out.append(
+            base.model_copy(
+                update={
+                    "id": f"{base.id}-{i}",
+                    "question": vary(base.question),
+                    "phrasings": tuple(vary(p) for p in base.phrasings),
+                    "answer": base.answer + " " + " ".join(rnd.choice(made_up) for _ in range(3)),
+                }
+            )
+        )
+    return out
+
+
+def bench_incremental(matcher: Matcher, real: tuple[Entry, ...]) -> dict:
+    t0 = time.perf_counter_ns()
+    for i in range(100):
+        matcher.add_phrasing(real[i % len(real)].id, f"reviewer phrasing number {i} about {real[i % len(real)].question}")
+    phrasing_ms = _ms(t0) / 100
+    t0 = time.perf_counter_ns()
+    for i in range(20):
+        matcher.add_entry(real[i].model_copy(update={"id": f"draft-{i}"}))
+    entry_ms = _ms(t0) / 20
+    return {"add_phrasing_ms": phrasing_ms, "add_entry_ms": entry_ms}
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"{value:.2f} ms (target <= {target:g}: {'ok' if value <= target else 'MISSED'})"
+
+
+def main() -> None:
+    rnd = random.Random(11)
+    load = bench_load()
+    print(f"KB load ({load['entries']} entries, validated): median {load['load_median_ms']:.1f} ms, "
+          f"max {_verdict(load['load_max_ms'], TARGET_LOAD_MS)}; vocabulary {load['vocabulary_ms']:.1f} ms; "
+          f"matcher index {load['index_median_ms']:.1f} ms")
+
+    kb = load_kb(FAQ_DIR)
+    vocabulary = load_vocabulary()
+    texts = questions(rnd)
+    matcher = Matcher(kb.entries, vocabulary=vocabulary)
+    for label, result in (("first-time", bench_cold_latency(matcher, texts)), ("repeated", bench_latency(matcher, texts))):
+        print(f"match, shipped KB, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
+              f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
+              f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}")
+
+    large = synthetic_entries(kb.entries, 10_000, rnd)
+    t0 = time.perf_counter_ns()
+    big = Matcher(large, vocabulary=vocabulary)
+    print(f"synthetic {len(large):,}-entry KB: index built in {_ms(t0) / 1000:.1f} s")
+    for label, result in (("first-time", bench_cold_latency(big, texts)), ("repeated", bench_latency(big, texts, 1))):
+        print(f"match, 10,000 entries, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
+              f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
+              f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_LARGE_MS)}")
+
+    inc = bench_incremental(big, tuple(large))
+    print(f"incremental on the 10,000-entry KB: add_phrasing {inc['add_phrasing_ms']:.2f} ms, "
+          f"add_entry {inc['add_entry_ms']:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
