@@ -22,10 +22,11 @@ class _Ctx:
         self._settings = None
         self._answerer = None
         self._log = None
+        self.logging = False
 
     def log(self, answer, surface: str, latency_ms: float) -> None:
         """Record the question in the query log (off the answer path: a background writer)."""
-        if not self.settings.log_cli:
+        if not self.logging:
             return
         from bot.querylog import QueryLog, QueryRecord
 
@@ -115,12 +116,17 @@ def _check_rule(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--rule", callback=_check_rule, metavar="cms|ama|NAME",
               help="Unit rule or payer profile (default: BILLING_BOT_RULE or cms).")
+@click.option("--log/--no-log", "log", default=None,
+              help="Log the questions to the query log. Default: yes for a message or the chat "
+                   "(unless BILLING_BOT_LOG_CLI=0), no for a batch from standard input.")
 @pass_ctx
-def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None):
+def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None, log: bool | None):
     """Answer a message: a unit sum or a billing question.
 
     With `-` as the message, answer each line of standard input (one output line per input
     line). With no message and a terminal, open a small chat.
+
+    A batch is a check of a file of notes: it is not logged unless you pass --log.
 
     \b
     Examples:
@@ -129,8 +135,10 @@ def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None):
       billing-bot ask "can I bill 97124 and 97140 together?"
       printf '40 min 97140\\n97010\\n' | billing-bot ask --json -
     """
+    batch = message == ("-",) or (not message and not sys.stdin.isatty())
+    obj.logging = (not batch and obj.settings.log_cli) if log is None else log
     try:
-        if message == ("-",) or (not message and not sys.stdin.isatty()):
+        if batch:
             _batch(obj, as_json, rule)
         elif not message:
             _chat(obj, rule)

@@ -96,3 +96,15 @@ def test_python_dash_m_works():
     r = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "97010"], capture_output=True, timeout=60,
                        env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
     assert "units" == json.loads(r.stdout)["kind"]
+
+
+def test_questions_are_logged_redacted_and_batches_only_on_request(tmp_path):
+    import sqlite3
+
+    env = {"BILLING_BOT_LOG_CLI": "1", "BILLING_BOT_DB": str(tmp_path / "log.db")}
+    assert 0 == bb("ask", "40 min 97140 for patient John Smith", env=env).returncode
+    bb("ask", "--json", "-", stdin=b"25 min 97124\n", env=env)
+    bb("ask", "--json", "--log", "-", stdin=b"97010\n", env=env)
+    bb("ask", "do I need an NPI?", env={**env, "BILLING_BOT_LOG_CLI": "0"})
+    rows = sqlite3.connect(tmp_path / "log.db").execute("select surface, text, kind from queries order by id").fetchall()
+    assert [("cli", "40 min 97140 for patient [name]", "units"), ("cli", "97010", "units")] == rows
