@@ -316,13 +316,18 @@ class Answerer:
         timed = [it for it in items if it.timed]
         if len({it.code for it in timed}) == 1 and other.threshold == rule.threshold and not (rule.cap or other.cap):
             return ""  # one code: both rules give the same units
-        alt = allocate(items, other)
         mine = [(a.code, a.units) for a in alloc.lines if a.timed]
-        theirs = [(a.code, a.units) for a in alt.lines if a.timed]
+        if other.method == "per_code" and other.cap is None:  # cheap: each code on its own
+            theirs = [(a.code, units_for(a.minutes, other.threshold)) for a in alloc.lines if a.timed]
+            other_total = sum(u for _, u in theirs)
+        else:
+            alt = allocate(items, other)
+            theirs = [(a.code, a.units) for a in alt.lines if a.timed]
+            other_total = alt.total_units
         if mine == theirs:
             return ""
         detail = ", ".join(f"{c} {u}" for c, u in theirs)
-        return f"_The {other.title} would give {_plural(alt.total_units)} ({detail}). Which rule applies depends on the payer._"
+        return f"_The {other.title} would give {_plural(other_total)} ({detail}). Which rule applies depends on the payer._"
 
     def _reverse(self, req: Request, rule: Rule) -> Answer:
         n = req.reverse_units

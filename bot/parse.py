@@ -131,21 +131,23 @@ def trie_pattern(words) -> str:
 
 
 def _number(s: str) -> float:
+    if s.isdigit():
+        return int(s)
     s = s.lower().replace(",", ".")
     return float(_NUMBER_WORDS[s]) if s in _NUMBER_WORDS else float(s)
 
 
 def _duration_minutes(m: re.Match) -> float:
-    g = m.groupdict()
-    if g["hm_h"] is not None:
-        return int(g["hm_h"]) * 60 + int(g["hm_m"])
-    if g["h"] is not None:
-        return _number(g["h"]) * 60 + (int(g["hm"]) if g["hm"] else 0)
-    if g["half"] is not None:
+    minutes = m.group("m")
+    if minutes is not None:  # the common case first: "40 min"
+        return _number(minutes)
+    if m.group("hm_h") is not None:
+        return int(m.group("hm_h")) * 60 + int(m.group("hm_m"))
+    if m.group("h") is not None:
+        return _number(m.group("h")) * 60 + (int(m.group("hm")) if m.group("hm") else 0)
+    if m.group("half") is not None:
         return 30
-    if g["an"] is not None:
-        return 60 + (_number(g["an_m"]) if g["an_m"] else 0)
-    return _number(g["m"])
+    return 60 + (_number(m.group("an_m")) if m.group("an_m") else 0)
 
 
 class Parser:
@@ -237,10 +239,10 @@ class Parser:
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    chars = list(text)
+    """Replace the spans with spaces, keeping every other character at its position."""
     for s, e in spans:
-        chars[s:e] = " " * (e - s)
-    return "".join(chars)
+        text = text[:s] + " " * (e - s) + text[e:]
+    return text
 
 
 def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[Segment], list[int]]:
