@@ -40,8 +40,13 @@ def bench_load(rounds: int = 15) -> dict:
     t0 = time.perf_counter_ns()
     load_vocabulary()
     vocab_ms = _ms(t0)
-    return {"entries": len(kb), "load_median_ms": statistics.median(load), "load_max_ms": max(load),
-            "vocabulary_ms": vocab_ms, "index_median_ms": statistics.median(build)}
+    return {
+        "entries": len(kb),
+        "load_median_ms": statistics.median(load),
+        "load_max_ms": max(load),
+        "vocabulary_ms": vocab_ms,
+        "index_median_ms": statistics.median(build),
+    }
 
 
 def typo(text: str, rnd: random.Random) -> str:
@@ -77,8 +82,14 @@ def _timed(matcher: Matcher, texts: list[str]) -> tuple[list[float], list[float]
 def _percentiles(wall: list[float], cpu: list[float]) -> dict:
     wall, cpu = sorted(wall), sorted(cpu)
     n = len(wall)
-    return {"n": n, "p50_ms": wall[n // 2], "p99_ms": wall[int(n * 0.99)], "max_ms": wall[-1],
-            "cpu_p50_ms": cpu[n // 2], "cpu_p99_ms": cpu[int(n * 0.99)]}
+    return {
+        "n": n,
+        "p50_ms": wall[n // 2],
+        "p99_ms": wall[int(n * 0.99)],
+        "max_ms": wall[-1],
+        "cpu_p50_ms": cpu[n // 2],
+        "cpu_p99_ms": cpu[int(n * 0.99)],
+    }
 
 
 def bench_cold_latency(matcher: Matcher, texts: list[str]) -> dict:
@@ -100,7 +111,9 @@ def synthetic_entries(real: tuple[Entry, ...], n: int, rnd: random.Random) -> li
     """n entries shaped like the real ones: real phrasings with words swapped for words from
     other answers, plus made-up words, so the vocabulary grows like a real KB's would."""
     pool = sorted({w.strip(".,:;()*_•\"'").lower() for e in real for w in e.answer.split()} - {""})
-    made_up = ["".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(5, 10))) for _ in range(n // 2)]
+    made_up = [
+        "".join(rnd.choice(string.ascii_lowercase) for _ in range(rnd.randint(5, 10))) for _ in range(n // 2)
+    ]
     out = []
     for i in range(n):
         base = real[i % len(real)]
@@ -128,7 +141,9 @@ def synthetic_entries(real: tuple[Entry, ...], n: int, rnd: random.Random) -> li
 def bench_incremental(matcher: Matcher, real: tuple[Entry, ...]) -> dict:
     t0 = time.perf_counter_ns()
     for i in range(100):
-        matcher.add_phrasing(real[i % len(real)].id, f"reviewer phrasing number {i} about {real[i % len(real)].question}")
+        matcher.add_phrasing(
+            real[i % len(real)].id, f"reviewer phrasing number {i} about {real[i % len(real)].question}"
+        )
     phrasing_ms = _ms(t0) / 100
     t0 = time.perf_counter_ns()
     for i in range(20):
@@ -144,31 +159,45 @@ def _verdict(value: float, target: float) -> str:
 def main() -> None:
     rnd = random.Random(11)
     load = bench_load()
-    print(f"KB load ({load['entries']} entries, validated): median {load['load_median_ms']:.1f} ms, "
-          f"max {_verdict(load['load_max_ms'], TARGET_LOAD_MS)}; vocabulary {load['vocabulary_ms']:.1f} ms; "
-          f"matcher index {load['index_median_ms']:.1f} ms")
+    print(
+        f"KB load ({load['entries']} entries, validated): median {load['load_median_ms']:.1f} ms, "
+        f"max {_verdict(load['load_max_ms'], TARGET_LOAD_MS)}; vocabulary {load['vocabulary_ms']:.1f} ms; "
+        f"matcher index {load['index_median_ms']:.1f} ms"
+    )
 
     kb = load_kb(FAQ_DIR)
     vocabulary = load_vocabulary()
     texts = questions(rnd)
     matcher = Matcher(kb.entries, vocabulary=vocabulary)
-    for label, result in (("first-time", bench_cold_latency(matcher, texts)), ("repeated", bench_latency(matcher, texts))):
-        print(f"match, shipped KB, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
-              f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
-              f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}")
+    for label, result in (
+        ("first-time", bench_cold_latency(matcher, texts)),
+        ("repeated", bench_latency(matcher, texts)),
+    ):
+        print(
+            f"match, shipped KB, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
+            f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
+            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}"
+        )
 
     large = synthetic_entries(kb.entries, 10_000, rnd)
     t0 = time.perf_counter_ns()
     big = Matcher(large, vocabulary=vocabulary)
     print(f"synthetic {len(large):,}-entry KB: index built in {_ms(t0) / 1000:.1f} s")
-    for label, result in (("first-time", bench_cold_latency(big, texts)), ("repeated", bench_latency(big, texts, 1))):
-        print(f"match, 10,000 entries, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
-              f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
-              f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_LARGE_MS)}")
+    for label, result in (
+        ("first-time", bench_cold_latency(big, texts)),
+        ("repeated", bench_latency(big, texts, 1)),
+    ):
+        print(
+            f"match, 10,000 entries, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
+            f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
+            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_LARGE_MS)}"
+        )
 
     inc = bench_incremental(big, tuple(large))
-    print(f"incremental on the 10,000-entry KB: add_phrasing {inc['add_phrasing_ms']:.2f} ms, "
-          f"add_entry {inc['add_entry_ms']:.2f} ms")
+    print(
+        f"incremental on the 10,000-entry KB: add_phrasing {inc['add_phrasing_ms']:.2f} ms, "
+        f"add_entry {inc['add_entry_ms']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -8,10 +8,11 @@ the YAML can jump straight to it. Pure: reads files, nothing else.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -82,8 +83,8 @@ class Entry(BaseModel):
         # Unquoted 97124 is an int in YAML; 09xxx would silently lose its zero.
         if isinstance(value, (list, tuple)):
             for code in value:
-                if not isinstance(code, str):
-                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')
+                if not isinstance(code, str):  # pydantic reports ValueError, not TypeError
+                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')  # noqa: TRY004
         return value
 
     @field_validator("state")
@@ -96,9 +97,7 @@ class Entry(BaseModel):
     @model_validator(mode="after")
     def _review_after_verified(self) -> Entry:
         if self.review_by <= self.last_verified:
-            raise ValueError(
-                f"review_by {self.review_by} must be after last_verified {self.last_verified}"
-            )
+            raise ValueError(f"review_by {self.review_by} must be after last_verified {self.last_verified}")
         return self
 
 
@@ -290,11 +289,12 @@ def _scan(
                 if key in seen_texts:
                     other_id, other_where = seen_texts[key]
                     whose = "this entry" if other_id == entry.id else f"entry {other_id!r}"
+                    also = f"also in {whose} at {other_where}"
                     problems.append(
                         Problem(
                             name,
                             line,
-                            f"entry {entry.id!r}: duplicate phrasing {text!r} (also in {whose} at {other_where})",
+                            f"entry {entry.id!r}: duplicate phrasing {text!r} ({also})",
                         )
                     )
                 else:

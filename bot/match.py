@@ -1,12 +1,14 @@
 """Question -> the FAQ entry it asks about, or an honest "not sure".
 
 Both sides are normalised the same way (case, punctuation, the synonyms, stop-words and
-state names of knowledge/vocabulary.yaml, a light stemmer), the question's typos are
-corrected against the words the knowledge base uses, and each entry is scored on its best
-question/phrasing by two measures: IDF-weighted word overlap (rare words like "ncci" or
-"taxonomy" count more than "massage") and rapidfuzz's token-set similarity. Codes and
-states the message names move entries up or down. Below the confidence threshold, or when a
-message names a code nobody knows, `best` is None and the bot says it doesn't know.
+state names of knowledge/vocabulary.yaml, a light stemmer), and the question's typos are
+corrected against the words the knowledge base uses. Each entry is scored on its best
+question/phrasing by IDF-weighted word overlap (rare words like "ncci" count more than
+"massage"): how much of the question the entry explains (recall; words found only in its
+answer count partly) and how much of the phrasing the question covers (precision), blended
+with rapidfuzz's token-set similarity. Codes typed in the message and the state it names
+move entries up or down. Below the confidence threshold, or when the message names a code
+nobody knows, `best` is None and the bot says it doesn't know.
 Pure: no Slack, SQLite or environment.
 """
 
@@ -16,11 +18,11 @@ import heapq
 import math
 import re
 from collections import defaultdict
-from operator import itemgetter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import yaml
 from rapidfuzz import fuzz, process
@@ -28,13 +30,22 @@ from rapidfuzz.distance import OSA
 
 from bot.kb import KNOWLEDGE_DIR, Entry
 
-__all__ = ["Match", "MatchResult", "Matcher", "Vocabulary", "codes_in", "load_vocabulary", "DEFAULT_THRESHOLD"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Match",
+    "MatchResult",
+    "Matcher",
+    "Vocabulary",
+    "codes_in",
+    "load_vocabulary",
+]
 
-# Tuned on tests/eval/questions.yaml (python -m tests.eval.run_eval); see the report there.
-DEFAULT_THRESHOLD = 46.0
+# Weights and threshold were chosen on tests/eval/questions.yaml (python -m tests.eval.run_eval):
+# round values on a plateau, no per-question rules.
+DEFAULT_THRESHOLD = 47.0
 SUGGESTION_FLOOR = 25.0  # candidates below this are not worth offering as "did you mean"
 OVERLAP_SHARE = 0.6  # the rest of the text score is rapidfuzz similarity
-QUERY_COVERAGE_BETA = 1.5  # >1: a question whose words are mostly unexplained scores low
+QUERY_COVERAGE_BETA = 2.0  # >1: a question whose words are mostly unexplained scores low
 UNKNOWN_WORD_DF = 1.0  # a word the KB never uses weighs like a word used by this many entries
 CODE_BONUS = 18.0  # named codes all covered by the entry (scaled by overlap of the code sets)
 CODE_PENALTY = 14.0  # entry is about other codes than the ones named
@@ -42,14 +53,13 @@ CODELESS_PENALTY = 4.0  # entry about no code at all while the message names one
 STATE_BONUS = 10.0
 STATE_PENALTY = 15.0  # entry about another state than the one named
 STATELESS_MESSAGE_PENALTY = 3.0  # state entry while the message names no state
-PHRASING_CREDIT = 0.7  # a question word found in another phrasing of the same entry
+PHRASING_CREDIT = 1.0  # a question word found in another phrasing of the same entry
 ANSWER_CREDIT = 0.4  # ... found only in the entry's answer
-MIN_INFORMATION = 2.0  # questions with less total word weight ("which code do i bill") score lower
 SIMILARITY = fuzz.token_set_ratio
-WEAK_WORD_WEIGHT = 0.5
+WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabulary count half
 CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
-COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates  # choices rescored exactly after the cheap overlap pass
+COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\d{5}|[a-z]\d{4}")  # on lower-cased tokens: 97124, g0283
@@ -84,6 +94,7 @@ class Vocabulary:
     state_names: dict[str, str] = field(default_factory=dict)  # "florida", "fl" -> "FL"
     state_labels: dict[str, str] = field(default_factory=dict)  # "FL" -> "florida" (first name listed)
     state_codes: frozenset[str] = frozenset()  # upper-case codes that count when written so
+    state_terms: dict[str, str] = field(default_factory=dict)  # "labor and industries" -> "WA"
 
     @classmethod
     def empty(cls) -> Vocabulary:
@@ -95,7 +106,10 @@ class Vocabulary:
         for canonical, variants in (data.get("synonyms") or {}).items():
             for variant in (canonical, *(variants or ())):
                 synonyms[str(variant).lower()] = str(canonical).lower()
-        states = {str(code).upper(): [str(n).lower() for n in names or ()] for code, names in (data.get("states") or {}).items()}
+        states = {
+            str(code).upper(): [str(n).lower() for n in names or ()]
+            for code, names in (data.get("states") or {}).items()
+        }
         ambiguous = {str(a).upper() for a in data.get("ambiguous_abbreviations") or ()}
         return cls(
             synonyms=synonyms,
@@ -104,6 +118,11 @@ class Vocabulary:
             state_names={name: code for code, names in states.items() for name in names},
             state_labels={code: names[0] if names else code.lower() for code, names in states.items()},
             state_codes=frozenset(states) - ambiguous,
+            state_terms={
+                str(term).lower(): str(code).upper()
+                for code, terms in (data.get("state_terms") or {}).items()
+                for term in terms or ()
+            },
         )
 
 
@@ -123,9 +142,13 @@ def _stem(word: str) -> str:
         word = word[:-3]
     elif len(word) > 4 and word.endswith(("ied", "ies")):
         word = word[:-3] + "y"
-    elif len(word) > 4 and word.endswith("ed"):
-        word = word[:-2]
-    elif len(word) > 4 and word.endswith("es") and (word[-3] in "sxz" or word.endswith(("ches", "shes"))):
+    elif (
+        len(word) > 4
+        and word.endswith("ed")
+        or len(word) > 4
+        and word.endswith("es")
+        and (word[-3] in "sxz" or word.endswith(("ches", "shes")))
+    ):
         word = word[:-2]
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
@@ -165,6 +188,7 @@ class _Normaliser:
         for lengths in self._lengths.values():
             lengths.sort(reverse=True)
         self._stems: dict[str, str] = {}
+        self._state_of_word = {_token_of(t): code for t, code in vocab.state_terms.items()}
         self.known = {t for key in self._phrases for t in key} | set(vocab.stopwords)  # raw words spelt right
 
     def _add_phrase(self, phrase: str, token: str, state: str | None) -> None:
@@ -209,6 +233,7 @@ class _Normaliser:
                         stem = self._stems[word] = _stem(word)
                     words.append(stem)
                 i += 1
+        states.update(self._state_of_word[w] for w in words if w in self._state_of_word)
         return _Text(tuple(words), tuple(codes), frozenset(states))
 
     def learn(self, text: str) -> None:
@@ -261,9 +286,7 @@ class Matcher:
         self._entry_words: list[set[str]] = []  # words of all of an entry's phrasings
         self._answer_words: list[frozenset[str]] = []  # words of its answer (weaker evidence)
         self._df: dict[str, int] = defaultdict(int)  # word -> number of entries using it anywhere
-        self._live: list[bool] = []  # False once an entry was replaced by a newer version
-        self._by_code: dict[str, set[int]] = defaultdict(set)
-        self._by_state: dict[str, set[int]] = defaultdict(set)
+        self._by_code: dict[str, set[int]] = defaultdict(set)  # code -> entries about it
         self._spelling = _Spelling(self._normalise.known)
         self._weights: dict[str, float] = {}  # caches, cleared when word counts change
         self._choice_weights: dict[int, float] = {}
@@ -284,13 +307,10 @@ class Matcher:
         self._entry_choices.append([])
         self._answer_words.append(frozenset(self._normalise(entry.answer).words))
         self._learn(entry.answer)
-        self._live.append(True)
         for word in self._answer_words[index]:
             self._count(word)
         for code in entry.codes:
             self._by_code[code.upper()].add(index)
-        if entry.state:
-            self._by_state[entry.state].add(index)
         for text in (entry.question, *entry.phrasings):
             self._add_choice(index, text)
 
@@ -321,6 +341,7 @@ class Matcher:
         self._changed()
 
     def _learn(self, text: str) -> None:
+        """The words of an indexed text are spelt right: don't "correct" questions using them."""
         before = len(self._normalise.known)
         self._normalise.learn(text)
         if len(self._normalise.known) != before:
@@ -335,9 +356,8 @@ class Matcher:
         self._entry_words[index] = set()
         self._entry_choices[index] = []
         self._answer_words[index] = frozenset()
-        self._live[index] = False
         self._changed()
-        for group in (*self._by_code.values(), *self._by_state.values()):
+        for group in self._by_code.values():
             group.discard(index)
 
     @property
@@ -346,11 +366,15 @@ class Matcher:
 
     # --- matching -----------------------------------------------------------------------
 
-    def match(self, text: str, codes: Sequence[str] = (), *, unknown_codes: Sequence[str] = ()) -> MatchResult:
+    def match(
+        self, text: str, codes: Sequence[str] = (), *, unknown_codes: Sequence[str] = ()
+    ) -> MatchResult:
         """Rank entries for `text`; `best` is None unless the top one is a confident answer.
 
-        :param codes: code numbers the message names (found by the caller's parser, maybe
-            from a name like "manual lymph drainage"); codes written in `text` are found too.
+        :param codes: the codes the caller's parser recognised (code table). Codes typed in
+            `text` are found here too and prefer the entries about them; a typed code that is
+            neither in `codes` nor in the KB counts as unknown. Codes the parser found from a
+            name ("massage" -> 97124) don't count: the words themselves are matched.
         :param unknown_codes: codes named that neither the code table nor the KB knows:
             the answer is then always "not sure" (a guess would be about another code).
         """
@@ -367,9 +391,7 @@ class Matcher:
 
         scores = self._score(query.words, named, query.states)
         ranked = heapq.nlargest(3, scores.items(), key=lambda kv: kv[1])
-        candidates = tuple(
-            Match(self._entries[i], round(s, 1)) for i, s in ranked if s >= SUGGESTION_FLOOR
-        )
+        candidates = tuple(Match(self._entries[i], round(s, 1)) for i, s in ranked if s >= SUGGESTION_FLOOR)
         confident = bool(candidates) and candidates[0].score >= self.threshold and not unknown
         return MatchResult(candidates[0] if confident else None, candidates)
 
@@ -386,9 +408,12 @@ class Matcher:
         return weight
 
     def _choice_weight(self, choice_index: int) -> float:
+        """Total weight of a phrasing's words (cached)."""
         total = self._choice_weights.get(choice_index)
         if total is None:
-            total = self._choice_weights[choice_index] = sum(self._weight(w) for w in self._choices[choice_index].words)
+            total = self._choice_weights[choice_index] = sum(
+                self._weight(w) for w in self._choices[choice_index].words
+            )
         return total
 
     def _changed(self) -> None:
@@ -437,7 +462,6 @@ class Matcher:
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
         b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
-        damp = min(1.0, wq / MIN_INFORMATION)  # little information, little confidence
         best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
         for choice_index in self._entry_choices[index]:
             choice = self._choices[choice_index]
@@ -449,10 +473,10 @@ class Matcher:
             precision = shared / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = 1.0 if recall >= 0.5 else recall * 2  # token-set similarity flatters partial questions
-            if (OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale) * damp <= best[0]:
+            if OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale <= best[0]:
                 continue  # can't beat this entry's best phrasing so far, whatever the similarity
             similarity = SIMILARITY(query_text, choice.text) * scale
-            score = (OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity) * damp
+            score = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
             if score > best[0]:
                 best = (score, choice_index, recall, precision, similarity)
         return best
@@ -509,9 +533,17 @@ class _Spelling:
             near = self._near.get((len(word), max_edits))
             if near is None:  # the known words as long as the typo, give or take the edits
                 lengths = range(len(word) - max_edits, len(word) + max_edits + 1)
-                near = self._near[len(word), max_edits] = [k for n in lengths for k in self._by_length.get(n, ())]
-            hit = process.extractOne(word, near, scorer=OSA.distance, score_cutoff=max_edits)
-            fixed = hit[0] if hit is not None else None
+                near = self._near[len(word), max_edits] = [
+                    k for n in lengths for k in self._by_length.get(n, ())
+                ]
+            for known, _, _ in process.extract(
+                word, near, scorer=OSA.distance, score_cutoff=max_edits, limit=8
+            ):
+                # In short words a changed letter is more often another word than a typo
+                # ("dental" is not "denial"); missing, extra and swapped letters are typos.
+                if max_edits > 1 or len(known) != len(word) or sorted(known) == sorted(word):
+                    fixed = known
+                    break
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[word] = fixed

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, Entry, KnowledgeBaseError, Problem, check_kb, load_kb
 
@@ -69,7 +70,7 @@ def test_good_file_loads_with_lookup_by_id(tmp_path):
 def test_entries_are_frozen(tmp_path):
     write(tmp_path, "coding.yaml", GOOD)
     entry = load_kb(tmp_path).entries[0]
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         entry.question = "changed"  # type: ignore[misc]
 
 
@@ -138,7 +139,9 @@ def test_review_by_passed_is_reported_but_still_loads(tmp_path):
 def test_unknown_codes_are_located_on_their_list_item(tmp_path):
     path = write(tmp_path, "a.yaml", GOOD)
     problems = check_kb(tmp_path, known_codes={"97124"}, today=TODAY)
-    assert [Problem(str(path), 7, "entry 'bill-97124-with-97140': unknown code '97140' (not in the code table)")] == problems
+    assert [
+        Problem(str(path), 7, "entry 'bill-97124-with-97140': unknown code '97140' (not in the code table)")
+    ] == problems
     with pytest.raises(KnowledgeBaseError, match="unknown code '97140'"):
         load_kb(tmp_path, known_codes=frozenset({"97124"}))
     assert 2 == len(load_kb(tmp_path))  # no code table given: codes not checked
@@ -146,7 +149,14 @@ def test_unknown_codes_are_located_on_their_list_item(tmp_path):
 
 def test_duplicate_ids_across_files(tmp_path):
     first = write(tmp_path, "a.yaml", GOOD)
-    second = write(tmp_path, "b.yaml", GOOD.replace("florida", "oregon").replace("Florida", "Oregon").replace("fl no", "or no").replace("FL", "OR"))
+    second = write(
+        tmp_path,
+        "b.yaml",
+        GOOD.replace("florida", "oregon")
+        .replace("Florida", "Oregon")
+        .replace("fl no", "or no")
+        .replace("FL", "OR"),
+    )
     problems = [str(p) for p in check_kb(tmp_path, known_codes=CODES, today=TODAY)]
     dup = [p for p in problems if "duplicate id" in p]
     assert [f"{second}:2: duplicate id 'bill-97124-with-97140' (first at {first}:2)"] == dup
@@ -173,8 +183,10 @@ def test_duplicate_phrasings_ignore_case_and_spacing_also_question_vs_phrasing(t
     f = str(path)
     assert [
         f"{f}:28: entry 'oregon-pip': duplicate phrasing 'Florida   PIP massage' (also in entry 'florida-pip' at {f}:16)",
-        f"{f}:29: entry 'oregon-pip': duplicate phrasing 'CAN I BILL 97124 AND 97140  TOGETHER?'"
-        f" (also in entry 'bill-97124-with-97140' at {f}:4)",
+        (
+            f"{f}:29: entry 'oregon-pip': duplicate phrasing 'CAN I BILL 97124 AND 97140  TOGETHER?'"
+            f" (also in entry 'bill-97124-with-97140' at {f}:4)"
+        ),
         f"{f}:29: entry 'oregon-pip': duplicate phrasing 'Oregon PIP' (also in this entry at {f}:29)",
     ] == problems_of(tmp_path)
 
@@ -200,7 +212,9 @@ def test_wrong_top_level_shape_and_duplicate_keys(tmp_path):
 
 
 def test_load_raises_one_readable_error_listing_every_problem(tmp_path):
-    path = write(tmp_path, "a.yaml", GOOD.replace("state: FL", "state: Florida").replace("codes: []", "codes: [1]"))
+    path = write(
+        tmp_path, "a.yaml", GOOD.replace("state: FL", "state: Florida").replace("codes: []", "codes: [1]")
+    )
     with pytest.raises(KnowledgeBaseError) as info:
         load_kb(tmp_path)
     lines = str(info.value).splitlines()

@@ -26,19 +26,42 @@ def entry(id: str, question: str, phrasings=(), codes=(), state=None, answer="Se
 
 
 ENTRIES = [
-    entry("bill-97124-with-97140", "Can I bill 97124 and 97140 in the same session?",
-          ["can i bill massage and manual therapy together", "97124 and 97140 same day"], codes=["97124", "97140"]),
+    entry(
+        "bill-97124-with-97140",
+        "Can I bill 97124 and 97140 in the same session?",
+        ["can i bill massage and manual therapy together", "97124 and 97140 same day"],
+        codes=["97124", "97140"],
+    ),
     entry("code-97124", "What does 97124 cover?", ["what is 97124", "swedish massage code"], codes=["97124"]),
-    entry("code-97140", "What does 97140 cover?", ["what is 97140", "myofascial release code"], codes=["97140"]),
+    entry(
+        "code-97140", "What does 97140 cover?", ["what is 97140", "myofascial release code"], codes=["97140"]
+    ),
     entry("npi-need", "Do I need an NPI as a massage therapist?", ["is an npi required to bill insurance"]),
     entry("npi-apply", "How do I apply for an NPI?", ["where do i register for an npi", "nppes application"]),
-    entry("florida-pip", "Does Florida PIP cover massage?", ["florida pip massage", "fl no fault massage"], state="FL"),
-    entry("oregon-pip", "Does Oregon PIP cover massage?", ["oregon pip massage", "portland car accident massage"],
-          state="OR"),
-    entry("kentucky-workers-comp", "Can I bill Kentucky workers' comp for massage?",
-          ["kentucky workers compensation massage"], state="KY"),
-    entry("eight-minute-rule", "What is the 8-minute rule?", ["how does the eight minute rule work"],
-          answer="Medicare counts total timed minutes; 8 minutes or more bills one unit."),
+    entry(
+        "florida-pip",
+        "Does Florida PIP cover massage?",
+        ["florida pip massage", "fl no fault massage"],
+        state="FL",
+    ),
+    entry(
+        "oregon-pip",
+        "Does Oregon PIP cover massage?",
+        ["oregon pip massage", "portland car accident massage"],
+        state="OR",
+    ),
+    entry(
+        "kentucky-workers-comp",
+        "Can I bill Kentucky workers' comp for massage?",
+        ["kentucky workers compensation massage"],
+        state="KY",
+    ),
+    entry(
+        "eight-minute-rule",
+        "What is the 8-minute rule?",
+        ["how does the eight minute rule work"],
+        answer="Medicare counts total timed minutes; 8 minutes or more bills one unit.",
+    ),
 ]
 
 
@@ -65,7 +88,12 @@ def test_exact_question_matches_confidently(matcher):
 
 @pytest.mark.parametrize(
     "text",
-    ["WHAT IS THE 8 MINUTE RULE???", "what   is the eight-minute rule", "8 min rule?", "whats the 8-min rule"],
+    [
+        "WHAT IS THE 8 MINUTE RULE???",
+        "what   is the eight-minute rule",
+        "8 min rule?",
+        "whats the 8-min rule",
+    ],
 )
 def test_case_punctuation_spacing_and_number_words_are_normalised(matcher, text):
     assert "eight-minute-rule" == best_id(matcher.match(text))
@@ -166,7 +194,8 @@ def test_ambiguous_state_abbreviations_are_not_states(matcher):
 
 
 @pytest.mark.parametrize(
-    "text", ["what's the weather in tokyo", "asdfghjkl", "how do i reverse a list in python", "", "   ", "!!!"]
+    "text",
+    ["what's the weather in tokyo", "asdfghjkl", "how do i reverse a list in python", "", "   ", "!!!"],
 )
 def test_off_topic_is_declined(matcher, text):
     assert matcher.match(text).best is None
@@ -201,11 +230,16 @@ def test_add_phrasing_takes_effect_on_the_next_match(matcher):
 def test_add_entry_makes_a_new_entry_matchable_and_replaces_by_id(matcher):
     text = "malpractice cover for therapists"
     assert matcher.match(text).best is None
-    draft = entry("liability-insurance", "Do I need professional liability insurance?",
-                  ["malpractice cover for massage therapists"])
+    draft = entry(
+        "liability-insurance",
+        "Do I need professional liability insurance?",
+        ["malpractice cover for massage therapists"],
+    )
     matcher.add_entry(draft)
     assert "liability-insurance" == best_id(matcher.match(text))
-    revised = entry("liability-insurance", "Which malpractice cover do payers ask for?", ["malpractice cover"])
+    revised = entry(
+        "liability-insurance", "Which malpractice cover do payers ask for?", ["malpractice cover"]
+    )
     matcher.add_entry(revised)
     result = matcher.match("malpractice cover")
     assert revised == result.best.entry
@@ -230,3 +264,18 @@ def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
     assert "workers compensation" == vocab.synonyms["work comp"]
     assert {"FL"} == vocab.state_codes
     assert {"florida": "FL", "fl": "FL", "oregon": "OR"} == vocab.state_names
+
+
+def test_eval_set_accuracy_does_not_regress():
+    """The labelled questions through the matcher (python -m tests.eval.run_eval for the details).
+
+    The issue's target is 95% / 95%; the matcher measured 93.3% top-1 in scope and 92.3%
+    correct declines when tuned (see the report). These floors catch regressions.
+    """
+    from bot.kb import load_kb
+    from tests.eval.run_eval import evaluate, load_questions, matcher_predictor
+
+    report = evaluate("matcher", matcher_predictor(load_kb()), load_questions())
+    assert report.in_scope >= 200 and report.out_of_scope >= 50
+    assert report.accuracy >= 0.92, [m.question.q for m in report.misses if m.question.expect]
+    assert report.decline_rate >= 0.90, [m.question.q for m in report.misses if not m.question.expect]
