@@ -108,3 +108,36 @@ def test_questions_are_logged_redacted_and_batches_only_on_request(tmp_path):
     bb("ask", "do I need an NPI?", env={**env, "BILLING_BOT_LOG_CLI": "0"})
     rows = sqlite3.connect(tmp_path / "log.db").execute("select surface, text, kind from queries order by id").fetchall()
     assert [("cli", "40 min 97140 for patient [name]", "units"), ("cli", "97010", "units")] == rows
+
+
+def test_interactive_chat_on_a_terminal(tmp_path):
+    """With no message and a terminal on stdin, `ask` opens the chat; Ctrl-D ends it."""
+    import pty
+    import select
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
+    env["BILLING_BOT_LOG_CLI"] = "0"
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the chat, on the pty
+        os.chdir(tmp_path)
+        os.execve(BIN, [BIN, "ask"], env)
+    out = b""
+
+    def read_until(marker: bytes, timeout: float = 20) -> None:
+        nonlocal out
+        end = time.monotonic() + timeout
+        while marker not in out and time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+
+    read_until(b"you> ")
+    os.write(fd, b"40 min 97140\n")
+    read_until(b"3 units")
+    os.write(fd, b"\x04")  # Ctrl-D
+    _, status = os.waitpid(pid, 0)
+    assert b"local chat" in out and b"3 units of 97140" in out
+    assert 0 == os.waitstatus_to_exitcode(status)
