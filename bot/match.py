@@ -57,6 +57,8 @@ PHRASING_CREDIT = 1.0  # a question word found in another phrasing of the same e
 ANSWER_CREDIT = 0.4  # ... found only in the entry's answer
 SIMILARITY = fuzz.token_set_ratio
 WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabulary count half
+STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the topic
+STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
 CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
@@ -189,6 +191,7 @@ class _Normaliser:
             lengths.sort(reverse=True)
         self._stems: dict[str, str] = {}
         self._state_of_word = {_token_of(t): code for t, code in vocab.state_terms.items()}
+        self.state_words = frozenset(_token_of(label) for label in vocab.state_labels.values())
         self.known = {t for key in self._phrases for t in key} | set(vocab.stopwords)  # raw words spelt right
 
     def _add_phrase(self, phrase: str, token: str, state: str | None) -> None:
@@ -404,6 +407,8 @@ class Matcher:
             weight = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
             if word in self._normalise.vocab.weak_words:
                 weight *= WEAK_WORD_WEIGHT
+            elif word in self._normalise.state_words:
+                weight *= STATE_WORD_WEIGHT
             self._weights[word] = weight
         return weight
 
@@ -425,6 +430,8 @@ class Matcher:
         """Best score per entry index, for the entries whose phrasings share a word."""
         weights = {w: self._weight(w) for w in words}
         wq = sum(weights.values())
+        if not wq:
+            return {}
         # Candidates: entries whose phrasings share a word, best overlap first. Words used by
         # a large share of a big KB ("massage") only slow this down; they still count below.
         common = max(COMMON_POSTINGS, len(self._ids) // 10)
@@ -462,6 +469,7 @@ class Matcher:
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
         b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
+        state_words = self._normalise.state_words
         best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
         for choice_index in self._entry_choices[index]:
             choice = self._choices[choice_index]
@@ -469,10 +477,15 @@ class Matcher:
             if not both:
                 continue
             shared = sum([weights[w] for w in both])
+            if not shared:
+                continue
             recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
             precision = shared / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = 1.0 if recall >= 0.5 else recall * 2  # token-set similarity flatters partial questions
+            if both <= state_words:  # "washington?" names a place, not a topic
+                scale *= STATE_ONLY_FACTOR
+                f *= STATE_ONLY_FACTOR
             if OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale <= best[0]:
                 continue  # can't beat this entry's best phrasing so far, whatever the similarity
             similarity = SIMILARITY(query_text, choice.text) * scale

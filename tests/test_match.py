@@ -186,6 +186,13 @@ def test_state_named_prefers_that_states_entry(matcher):
     assert "oregon-pip" == best_id(matcher.match("i'm in portland, will pip pay for massage"))
 
 
+def test_a_place_alone_is_not_a_topic(matcher):
+    result = matcher.match("hi from florida!")
+    assert result.best is None
+    assert "florida-pip" == result.candidates[0].entry.id  # still offered as "did you mean"
+    assert matcher.match("is it going to rain in portland").best is None
+
+
 def test_ambiguous_state_abbreviations_are_not_states(matcher):
     # "OR" is a word here, and "MT" means massage therapist, not Montana.
     scores = {m.entry.id: m.score for m in matcher.match("does pip cover massage OR not").candidates}
@@ -269,7 +276,7 @@ def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
 def test_eval_set_accuracy_does_not_regress():
     """The labelled questions through the matcher (python -m tests.eval.run_eval for the details).
 
-    The issue's target is 95% / 95%; the matcher measured 93.3% top-1 in scope and 92.3%
+    The issue's target is 95% / 95%; the matcher measured 92.9% top-1 in scope and 93.6%
     correct declines when tuned (see the report). These floors catch regressions.
     """
     from bot.kb import load_kb
