@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -126,6 +127,29 @@ def build_app(
     return app
 
 
+class SkipBotsAndRedeliveries(AsyncMiddleware):
+    """Drop other bots' messages (Bolt drops our own) and Slack's re-deliveries of an event already
+    seen (`X-Slack-Retry-Num`, either mode): acknowledged, so Slack stops retrying, never answered twice.
+
+    A middleware class rather than a function: it runs on every request, and Bolt's keyword
+    injection for function middleware costs more than the check itself."""
+
+    def __init__(self, querylog: QueryLog):
+        self.log = querylog
+
+    async def async_process(self, *, req, resp, next):  # noqa: A002 - Bolt's signature
+        body = req.body
+        if body.get("type") == "event_callback":
+            event = body.get("event") or {}
+            if event.get("bot_id") or event.get("subtype") == "bot_message":
+                return BoltResponse(status=200, body="")
+            event_id = body.get("event_id")
+            if event_id and self.log.seen_before(event_id):
+                log.info("ignored a re-delivered event %s", event_id)
+                return BoltResponse(status=200, body="")
+        return await next()
+
+
 class _Listeners:
     """The listeners, sharing the answerer, the log and the background tasks."""
 
@@ -138,7 +162,7 @@ class _Listeners:
         background.on_error = self.report
 
     def register(self, app: AsyncApp) -> None:
-        app.middleware(self.skip_bots_and_redeliveries)
+        app.middleware(SkipBotsAndRedeliveries(self.log))
         app.command(COMMAND)(self.units_command)
         app.event("app_mention")(self.app_mention)
         app.event("message")(self.message)
@@ -150,20 +174,6 @@ class _Listeners:
             from bot import slack_review
 
             slack_review.register(app, self)
-
-    # -- middleware -----------------------------------------------------------------------------------
-    async def skip_bots_and_redeliveries(self, body: dict, next: Callable[[], Awaitable[None]]):
-        """Drop other bots' messages (Bolt drops our own) and Slack's re-deliveries of an event
-        already seen (`X-Slack-Retry-Num`): acknowledged, so Slack stops retrying, but not answered."""
-        if body.get("type") == "event_callback":
-            event = body.get("event") or {}
-            if event.get("bot_id") or event.get("subtype") == "bot_message":
-                return BoltResponse(status=200, body="")
-            event_id = body.get("event_id")
-            if event_id and self.log.seen_before(event_id):
-                log.info("ignored a re-delivered event %s", event_id)
-                return BoltResponse(status=200, body="")
-        await next()
 
     # -- answering ------------------------------------------------------------------------------------
     def channel_rule(self, channel_id: str | None) -> str | None:
