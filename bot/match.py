@@ -36,6 +36,7 @@ __all__ = [
     "MatchResult",
     "Matcher",
     "Vocabulary",
+    "VocabularyError",
     "codes_in",
     "load_vocabulary",
 ]
@@ -104,28 +105,47 @@ class Vocabulary:
 
     @classmethod
     def from_dict(cls, data: dict) -> Vocabulary:
+        """:raises VocabularyError: for a word that YAML read as something else than text."""
         synonyms: dict[str, str] = {}
         for canonical, variants in (data.get("synonyms") or {}).items():
-            for variant in (canonical, *(variants or ())):
-                synonyms[str(variant).lower()] = str(canonical).lower()
+            for variant in _texts((canonical, *(variants or ())), f"synonyms: {canonical}"):
+                synonyms[variant.lower()] = str(canonical).lower()
         states = {
-            str(code).upper(): [str(n).lower() for n in names or ()]
+            str(code).upper(): [n.lower() for n in _texts(names or (), f"states: {code}")]
             for code, names in (data.get("states") or {}).items()
         }
-        ambiguous = {str(a).upper() for a in data.get("ambiguous_abbreviations") or ()}
+        ambiguous = {
+            a.upper() for a in _texts(data.get("ambiguous_abbreviations") or (), "ambiguous_abbreviations")
+        }
         return cls(
             synonyms=synonyms,
-            stopwords=frozenset(str(w).lower() for w in data.get("stopwords") or ()),
-            weak_words=frozenset(_stem(str(w).lower()) for w in data.get("weak_words") or ()),
+            stopwords=frozenset(w.lower() for w in _texts(data.get("stopwords") or (), "stopwords")),
+            weak_words=frozenset(
+                _stem(w.lower()) for w in _texts(data.get("weak_words") or (), "weak_words")
+            ),
             state_names={name: code for code, names in states.items() for name in names},
             state_labels={code: names[0] if names else code.lower() for code, names in states.items()},
             state_codes=frozenset(states) - ambiguous,
             state_terms={
-                str(term).lower(): str(code).upper()
+                term.lower(): str(code).upper()
                 for code, terms in (data.get("state_terms") or {}).items()
-                for term in terms or ()
+                for term in _texts(terms or (), f"state_terms: {code}")
             },
         )
+
+
+class VocabularyError(ValueError):
+    """The vocabulary file has an entry that is not a word."""
+
+
+def _texts(items: Iterable, where: str) -> list[str]:
+    # YAML reads bare yes/no/on/off as booleans and 2013 as a number: they must be quoted.
+    bad = [item for item in items if not isinstance(item, str)]
+    if bad:
+        raise VocabularyError(
+            f"{where}: {bad!r} must be quoted text (YAML reads yes/no/on/off as true/false)"
+        )
+    return list(items)
 
 
 def load_vocabulary(path: Path = KNOWLEDGE_DIR / "vocabulary.yaml") -> Vocabulary:
@@ -144,13 +164,7 @@ def _stem(word: str) -> str:
         word = word[:-3]
     elif len(word) > 4 and word.endswith(("ied", "ies")):
         word = word[:-3] + "y"
-    elif (
-        len(word) > 4
-        and word.endswith("ed")
-        or len(word) > 4
-        and word.endswith("es")
-        and (word[-3] in "sxz" or word.endswith(("ches", "shes")))
-    ):
+    elif len(word) > 4 and word.endswith(("ed", "ches", "shes", "ses", "xes", "zes")):
         word = word[:-2]
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]

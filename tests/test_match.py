@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from bot.kb import Entry
-from bot.match import Matcher, MatchResult, Vocabulary, codes_in, load_vocabulary
+from bot.match import Matcher, MatchResult, Vocabulary, VocabularyError, codes_in, load_vocabulary
 
 
 def entry(id: str, question: str, phrasings=(), codes=(), state=None, answer="See the source.") -> Entry:
@@ -286,3 +286,12 @@ def test_eval_set_accuracy_does_not_regress():
     assert report.in_scope >= 200 and report.out_of_scope >= 50
     assert report.accuracy >= 0.92, [m.question.q for m in report.misses if m.question.expect]
     assert report.decline_rate >= 0.90, [m.question.q for m in report.misses if not m.question.expect]
+
+
+def test_vocabulary_rejects_words_yaml_read_as_booleans(tmp_path):
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text("stopwords: [can, i, no, yes]\n", encoding="utf-8")
+    with pytest.raises(VocabularyError, match="stopwords: \\[False, True\\] must be quoted"):
+        load_vocabulary(path)
+    path.write_text("stopwords: [can, i, 'no', 'yes']\n", encoding="utf-8")
+    assert {"can", "i", "no", "yes"} == load_vocabulary(path).stopwords
