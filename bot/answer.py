@@ -7,6 +7,7 @@ The knowledge base and matcher load lazily, so a units message never pays for th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,9 @@ _GREETINGS = {"hi", "hello", "hey", "help", "usage", "start", "menu", "yo", "how
 # Words that, next to code numbers, still make a short note a unit request ("97010 please").
 _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "pls", "min", "mins", "today", "session",
                "visit", "with", "and", "how", "many", "calc", "calculate", "the", "a", "did", "i", "we"}
+
+_BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
+_HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b", re.IGNORECASE)
 
 HELP_EXAMPLES = (
     "40 min 97140",
@@ -123,14 +127,22 @@ class Answerer:
         return self._faq(req)
 
     def _is_units_request(self, req: Request) -> bool:
-        if req.has_minutes or req.reverse_units is not None:
+        """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
+        mention minutes ("does a unit need a full 15 min?") go to the knowledge base."""
+        if req.reverse_units is not None or any(p.kind in ("negative", "too_long") for p in req.problems):
             return True
-        if any(p.kind in ("negative", "too_long") for p in req.problems):
-            return True
+        note = all(w in _UNIT_WORDS for w in req.leftover_words)  # only codes, minutes and filler words
+        if req.has_minutes:
+            if note or not req.is_question:
+                return True
+            if not req.segments:  # "how many units is 40 minutes?" but not "13 of 15 minutes in WA?"
+                return bool(_HOW_MANY_UNITS.search(req.text))
+            if any(s.minutes is None and self.codes.codes[s.code].timed for s in req.segments):
+                return False  # "can I count the same 15 minutes toward 97124 and 97112?"
+            return any(w in _BILLING_WORDS for w in req.leftover_words)
         if req.is_question or not (req.segments or req.retired_codes or req.unknown_codes):
             return False
-        # A bare note of codes ("97010", "97124 97010 please") is a unit request; a sentence is a question.
-        return all(w in _UNIT_WORDS for w in req.leftover_words)
+        return note  # a bare note of codes ("97010", "97124 97010 please"); a sentence is a question
 
     # -- units --------------------------------------------------------------------------------------
     def _units(self, req: Request, rule: Rule) -> Answer:

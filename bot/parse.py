@@ -38,12 +38,16 @@ _DURATION = re.compile(
     r")",
     re.IGNORECASE,
 )
-_CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])", re.IGNORECASE)
+# "the 97000 series" names a range of codes, not a code
+_CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|range|family)\b)", re.IGNORECASE)
 # Numbers that look like a mistyped 97xxx code: 4 or 6 digits starting 97.
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
 _CODE_MINUTES = re.compile(rf"^\s*[:=]\s*(\d{{1,3}})(?![\d:])")  # "97110: 33" (minutes after a colon)
 _REVERSE = re.compile(r"(?P<n>\d{1,3})\s*units?\b", re.IGNORECASE)
-_REVERSE_ASK = re.compile(r"\b(how\s+(?:many|much|long)\s+(?:minutes?|mins?|time)|minutes?|mins?)\b", re.IGNORECASE)
+_REVERSE_ASK = re.compile(
+    r"\bhow\s+(?:many\s+min|much\s+time|long)|\bmin(?:ute)?s?\s+(?:for|in|per|needed|do\s+i\s+need|to\s+bill|=)|=\s*\?",
+    re.IGNORECASE,
+)
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;+&\n/]|\band\b|\bplus\b|\bthen\b|\balso\b|\s-\s)\s*", re.IGNORECASE)
 _QUESTION = re.compile(
     r"\?|^\s*(?:what|whats|what's|can|could|do|does|did|is|are|was|should|shall|why|when|where|who|which|"

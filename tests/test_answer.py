@@ -147,3 +147,23 @@ def _shared():
     if _ANSWERER is None:
         _ANSWERER = Answerer.from_knowledge()
     return _ANSWERER
+
+
+@pytest.mark.parametrize(
+    "message, kind",
+    [
+        ("40 min 97140?", "units"),
+        ("how many units is 40 minutes?", "units"),
+        ("can i bill 40 min of 97124?", "units"),
+        ("I did 40 min of massage today", "units"),
+        ("3 units = ? min", "units"),
+        ("does a unit have to be a complete 15 min", "faq"),
+        ("is it true in washington you need 13 of 15 minutes for a unit", "faq"),
+        ("what are the minute ranges for 1 2 3 4 units", "faq"),
+        ("can i count the same 15 minutes toward 97124 and 97112 if i did them at once", "faq"),
+        ("how much should i charge for a 60 min massage cash", "no_match"),
+        ("whats a good 8 minute ab workout", "no_match"),
+    ],
+)
+def test_routing_between_units_and_questions(answerer, message, kind):
+    assert kind == answerer.answer(message).kind
