@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -37,6 +38,7 @@ from bot.answer import HELP_EXAMPLES, Answerer
 from bot.config import Settings
 from bot.model import Answer
 from bot.querylog import QueryLog, QueryRecord, new_query_id
+from bot.review import ReviewDesk
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +123,10 @@ def build_app(
         process_before_response=True,
         name="billing-bot",
     )
-    bot = _Listeners(settings, answerer, log, background or Background(), desk)
+    bot = _Listeners(settings, answerer, log, background or Background())
+    bot.desk = desk or ReviewDesk(log, settings.reviewers, on_change=bot.overlay_changed,
+                                  entry_ids=lambda: bot.entry_ids)
+    bot.overlay_changed()  # links and approved drafts from earlier runs: applied before the first answer
     bot.register(app)
     app.billing_bot = bot  # type: ignore[attr-defined]  # serve.py drains bot.background
     return app
@@ -153,12 +158,14 @@ class SkipBotsAndRedeliveries(AsyncMiddleware):
 class _Listeners:
     """The listeners, sharing the answerer, the log and the background tasks."""
 
-    def __init__(self, settings: Settings, answerer: Answerer, querylog: QueryLog, background: Background, desk):
+    def __init__(self, settings: Settings, answerer: Answerer, querylog: QueryLog, background: Background):
         self.settings = settings
         self.answerer = answerer
         self.log = querylog
         self.background = background
-        self.desk = desk
+        self.desk: ReviewDesk | None = None
+        self.entry_ids: frozenset[str] = frozenset()
+        self._overlay_changed = False
         background.on_error = self.report
 
     def register(self, app: AsyncApp) -> None:
@@ -169,11 +176,14 @@ class _Listeners:
         app.event("app_home_opened")(self.app_home_opened)
         app.action(render.FEEDBACK_ACTION)(self.feedback)
         app.view(render.FEEDBACK_REASON_VIEW)(self.feedback_reason)
+        app.action(render.REVIEW_LINK)(self.review_link)
+        app.options(render.REVIEW_LINK)(self.entry_options)
+        app.action(render.REVIEW_APPROVE)(self.review_approve)
+        app.action(render.REVIEW_DISMISS)(self.review_dismiss)
+        app.action(render.REVIEW_REFRESH)(self.review_refresh)
+        app.action(render.REVIEW_DRAFT)(self.review_draft)
+        app.view(render.DRAFT_VIEW)(self.review_draft_submit)
         app.error(self.on_error)
-        if self.desk is not None:
-            from bot import slack_review
-
-            slack_review.register(app, self)
 
     # -- answering ------------------------------------------------------------------------------------
     def channel_rule(self, channel_id: str | None) -> str | None:
@@ -193,6 +203,8 @@ class _Listeners:
               user_id: str | None, asked: str | None = None) -> dict:
         """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
         started = time.perf_counter()
+        if self._overlay_changed:
+            self.apply_overlay()
         answer: Answer = self.answerer.answer(text, rule=self.channel_rule(channel_id))
         query_id = new_query_id()
         if answer.kind == "help":
@@ -260,15 +272,27 @@ class _Listeners:
             return
         self.background.start(self.publish_home(client, event["user"]), body)
 
-    async def publish_home(self, client: AsyncWebClient, user_id: str) -> None:
+    async def publish_home(self, client: AsyncWebClient, user_id: str, notice: str | None = None,
+                           reload: bool = False) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
+        usage = self.usage(None, "by default")
         desk = None
-        if self.desk is not None and self.desk.is_reviewer(user_id):
-            from bot import slack_review
+        if self.desk.is_reviewer(user_id):
+            entries = self.answerer.matcher.entries  # read here: the matcher lives on this thread
+            snapshot = await asyncio.to_thread(self.desk_snapshot, entries, reload)
+            if self._overlay_changed:
+                self.apply_overlay()
+            desk = render.review_desk_blocks(viewer=user_id, notice=notice,
+                                             budget=render.MAX_VIEW_BLOCKS - len(usage) - 2, **snapshot)
+        await client.views_publish(user_id=user_id, view=render.home_view(usage, desk))
 
-            desk = await asyncio.to_thread(slack_review.desk_blocks, self)
-        view = render.home_view(self.usage(None, "by default"), desk)
-        await client.views_publish(user_id=user_id, view=view)
+    def desk_snapshot(self, entries, reload: bool) -> dict:
+        """What the review desk shows (SQLite reads: call it in a worker thread)."""
+        if reload:
+            self.desk.reload()  # another process (the CLI export) may have changed the overlay
+        self.log.flush(1.0)  # include the questions asked a moment ago
+        return {"stats": self.desk.week_stats(), "drafts": self.desk.drafts("draft"),
+                "items": self.desk.queue(limit=50, kb_entries=entries)}  # more than fit: "and N more"
 
     # -- feedback -------------------------------------------------------------------------------------
     async def feedback(self, ack, action: dict, body: dict, client: AsyncWebClient):
@@ -292,6 +316,121 @@ class _Listeners:
         self.log.record_feedback(view.get("private_metadata", ""), body["user"]["id"], False,
                                  f"{reason}: {note}" if note else reason)
 
+    # -- the review desk (issue #5) -------------------------------------------------------------------
+    # Every action goes through ReviewDesk, which refuses non-reviewers and records every attempt,
+    # allowed or not. Desk calls may wait on SQLite, so they run in a worker thread after the ack;
+    # the matcher is only ever changed on the event loop's thread (`apply_overlay`).
+    def overlay_changed(self) -> None:
+        """ReviewDesk's on_change (called from whichever thread acted): apply before the next answer."""
+        self._overlay_changed = True
+
+    def apply_overlay(self, *, ids: bool = False) -> None:
+        """Teach the live matcher new links and approved entries (add_phrasing / add_entry); with
+        `ids`, also refresh the entry ids the desk checks links against."""
+        self._overlay_changed = False
+        if not ids and not (self.desk.overlay_phrasings() or self.desk.approved_entries()):
+            return  # nothing to teach: don't load the knowledge base just for this
+        matcher = self.answerer.matcher
+        self.desk.apply_to(matcher)
+        self.entry_ids = frozenset(e.id for e in matcher.entries)
+
+    def review(self, client: AsyncWebClient, body: dict, action, *args) -> None:
+        """Run a desk action after the ack, then show its result on the reviewer's Home tab."""
+        user_id = body["user"]["id"]
+
+        async def run() -> None:
+            if self._overlay_changed or not self.entry_ids:
+                self.apply_overlay(ids=True)  # so `link` checks against what the matcher knows
+            result = await asyncio.to_thread(action, user_id, *args)
+            if self._overlay_changed:
+                self.apply_overlay()
+            if self.desk.is_reviewer(user_id):
+                await self.publish_home(client, user_id, notice=result.message)
+            else:
+                log.warning("refused a review action from %s (not a reviewer)", user_id)
+
+        self.background.start(run(), body)
+
+    async def review_link(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        await ack()
+        query_id = action.get("block_id", "").removeprefix("review:")
+        entry_id = (action.get("selected_option") or {}).get("value", "")
+        self.review(client, body, self.desk.link, query_id, entry_id)
+
+    async def review_approve(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        await ack()
+        self.review(client, body, self.desk.approve, action.get("value", ""))
+
+    async def review_dismiss(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        await ack()
+        self.review(client, body, self.desk.dismiss, action.get("value", ""))
+
+    async def review_refresh(self, ack, body: dict, client: AsyncWebClient):
+        await ack()
+        user_id = body["user"]["id"]
+        if self.desk.is_reviewer(user_id):
+            self.background.start(self.publish_home(client, user_id, reload=True), body)
+
+    async def entry_options(self, ack, payload: dict, body: dict):
+        """The "Link to entry" picker: entries ranked by what the reviewer typed (up to 100)."""
+        if not self.desk.is_reviewer((body.get("user") or {}).get("id")):
+            await ack(options=[])
+            return
+        from rapidfuzz import fuzz, process
+
+        entries = {e.id: e for e in self.answerer.matcher.entries}
+        typed = (payload.get("value") or "").strip()
+        if typed:
+            choices = {entry_id: f"{entry_id} {e.question}" for entry_id, e in entries.items()}
+            ids = [m[2] for m in process.extract(typed, choices, scorer=fuzz.WRatio, limit=25)]
+        else:
+            ids = sorted(entries)[:100]
+        await ack(options=[{"text": {"type": "plain_text", "text": _clip(entries[i].question, 75)},
+                            "description": {"type": "plain_text", "text": _clip(i, 75)}, "value": i} for i in ids])
+
+    async def review_draft(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        """"Draft new entry": the modal, prefilled with the logged question."""
+        await ack()
+        user_id = body["user"]["id"]
+        try:
+            seed = json.loads(action.get("value") or "{}")
+        except ValueError:
+            seed = {}
+        if not self.desk.is_reviewer(user_id):
+            self.log.record_action(user_id, "draft", seed.get("q") or None, False, "not a reviewer")
+            log.warning("refused a review action from %s (not a reviewer)", user_id)
+            return
+        view = render.draft_entry_modal(query_id=str(seed.get("q") or ""), question=str(seed.get("t") or ""))
+        self.background.start(client.views_open(trigger_id=body["trigger_id"], view=view), body)
+
+    async def review_draft_submit(self, ack, view: dict, body: dict, client: AsyncWebClient):
+        """Save the draft (ReviewDesk validates it as a knowledge-base entry) or show what's wrong."""
+        user_id = body["user"]["id"]
+        values = {block: next(iter(v.values())).get("value") or "" for block, v in view["state"]["values"].items()}
+        sources = [line.strip() for line in values.get("sources", "").splitlines() if line.strip()]
+        errors = {}
+        if not any("https://" in s or "http://" in s for s in sources):
+            errors["sources"] = "Add at least one source with its https:// link."
+        codes = [c for c in re.split(r"[\s,;]+", values.get("codes", "")) if c]
+        unknown = [c for c in codes if c not in self.answerer.codes.known]
+        if unknown:
+            errors["codes"] = f"Not in the code table: {', '.join(unknown)}."
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        if self._overlay_changed or not self.entry_ids:
+            self.apply_overlay(ids=True)  # draft ids must not collide with entry ids
+        # The answer is reviewer-typed text posted as mrkdwn later: escape it, so it can't ping.
+        result = await asyncio.to_thread(
+            self.desk.draft, user_id, values.get("question", ""), render.escape(values.get("answer", "")), codes,
+            sources, query_id=view.get("private_metadata") or None)
+        if not result.ok and self.desk.is_reviewer(user_id):
+            await ack(response_action="errors", errors={"answer": _clip(result.message, 150)})
+            return
+        await ack()
+        if self.desk.is_reviewer(user_id):
+            self.background.start(self.publish_home(client, user_id, notice=result.message), body)
+
     # -- errors ---------------------------------------------------------------------------------------
     async def report(self, error: BaseException, body: dict) -> None:
         """Log a failure with what it was handling (ids only, never the question text)."""
@@ -308,3 +447,6 @@ class _Listeners:
                                 headers={"content-type": "application/json"})
         return BoltResponse(status=200, body="")
 
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
