@@ -133,10 +133,10 @@ class Answerer:
             return True
         note = all(w in _UNIT_WORDS for w in req.leftover_words)  # only codes, minutes and filler words
         if req.has_minutes:
+            if not req.segments and not note:  # "how many units is 40 minutes?" but not "13 of 15 min in WA?"
+                return bool(_HOW_MANY_UNITS.search(req.text))
             if note or not req.is_question:
                 return True
-            if not req.segments:  # "how many units is 40 minutes?" but not "13 of 15 minutes in WA?"
-                return bool(_HOW_MANY_UNITS.search(req.text))
             if any(s.minutes is None and self.codes.codes[s.code].timed for s in req.segments):
                 return False  # "can I count the same 15 minutes toward 97124 and 97112?"
             return any(w in _BILLING_WORDS for w in req.leftover_words)

@@ -163,6 +163,9 @@ def _shared():
         ("can i count the same 15 minutes toward 97124 and 97112 if i did them at once", "faq"),
         ("how much should i charge for a 60 min massage cash", "no_match"),
         ("whats a good 8 minute ab workout", "no_match"),
+        ("my teacher said WA requires 13 of 15 min, whats the source", "faq"),
+        ("40 minutes", "units"),
+        ("units for 40 minutes", "units"),
     ],
 )
 def test_routing_between_units_and_questions(answerer, message, kind):
