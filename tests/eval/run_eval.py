@@ -5,6 +5,12 @@ the bot (`bot.answer.Answerer` when it is importable, else the Matcher with code
 a regex), and the same figures are printed for a plain baseline (rapidfuzz WRatio of the
 raw question against each entry's `question` only) so the gain is visible. Always exits 0:
 it is a report, not a gate (tests/test_match.py holds the gate).
+
+When tests/eval/holdout.yaml exists (same format, written independently and never used for
+tuning), the same paths are measured on it too. Only its aggregate figures are printed; its
+misses need `--show-holdout-misses`, so reading the report doesn't leak the held-out questions
+into tuning. The baseline keeps the threshold it got on the development set there.
+`--dev-only` leaves the held-out set alone (for tuning runs).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, KnowledgeBase, load_kb
 from bot.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
 
 QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
+HOLDOUT = Path(__file__).resolve().parent / "holdout.yaml"
 TARGET = 0.95
 
 
@@ -172,10 +179,12 @@ def best_threshold(scored: list[tuple[Question, str, float]]) -> float:
 
 
 def baseline_predictor(
-    kb: KnowledgeBase, questions: list[Question]
+    kb: KnowledgeBase, questions: list[Question], *, threshold: float | None = None
 ) -> tuple[Callable[[str], Prediction], float]:
+    """:param threshold: None picks the best one on `questions` (the development set)."""
     score = baseline_scores(kb)
-    threshold = best_threshold([(q, *score(q.q)) for q in questions])
+    if threshold is None:
+        threshold = best_threshold([(q, *score(q.q)) for q in questions])
 
     def predict(text: str) -> Prediction:
         entry_id, s = score(text)
@@ -214,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
         "--matcher-only", action="store_true", help="call the Matcher directly, not bot.answer"
     )
     parser.add_argument("--no-baseline-misses", action="store_true", help="print the baseline's figures only")
+    parser.add_argument(
+        "--show-holdout-misses",
+        action="store_true",
+        help="also list the held-out set's misses (off by default: don't tune on them)",
+    )
+    parser.add_argument(
+        "--dev-only", action="store_true", help=f"skip the held-out set ({HOLDOUT.name}) even when present"
+    )
     args = parser.parse_args(argv)
 
     if not QUESTIONS.exists() or not FAQ_DIR.is_dir():
@@ -221,18 +238,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     kb = load_kb(FAQ_DIR)
     questions = load_questions()
-    print(
-        f"{len(kb.entries)} entries, {len(questions)} questions "
-        f"({sum(q.expect is not None for q in questions)} in scope)\n"
-    )
-
-    predict = None if args.matcher_only else answerer_predictor()
-    if predict is not None:
-        print_report(evaluate("bot (bot.answer.Answerer)", predict, questions))
-        print()
-    print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher_predictor(kb), questions))
+    holdout = load_questions(HOLDOUT) if HOLDOUT.exists() and not args.dev_only else None
+    print(f"{len(kb.entries)} entries")
+    print(f"development set {QUESTIONS.name}: {_describe(questions)}")
+    if holdout is not None:
+        print(f"held-out set {HOLDOUT.name}: {_describe(holdout)}")
     print()
+
+    bot = None if args.matcher_only else answerer_predictor()
+    matcher = matcher_predictor(kb)
     baseline, threshold = baseline_predictor(kb, questions)
+
+    print("### development set\n")
+    if bot is not None:
+        print_report(evaluate("bot (bot.answer.Answerer)", bot, questions))
+        print()
+    print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher, questions))
+    print()
     print_report(
         evaluate(
             f"baseline: WRatio vs entry questions (threshold {threshold:g}, best on this set)",
@@ -241,7 +263,29 @@ def main(argv: list[str] | None = None) -> int:
         ),
         show_misses=not args.no_baseline_misses,
     )
+
+    if holdout is not None:
+        show = args.show_holdout_misses
+        print("\n### held-out set (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
+        if bot is not None:
+            print_report(evaluate("bot (bot.answer.Answerer)", bot, holdout), show_misses=show)
+            print()
+        print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher, holdout), show_misses=show)
+        print()
+        print_report(
+            evaluate(
+                f"baseline: WRatio vs entry questions (threshold {threshold:g}, from the development set)",
+                baseline,
+                holdout,
+            ),
+            show_misses=show and not args.no_baseline_misses,
+        )
     return 0
+
+
+def _describe(questions: list[Question]) -> str:
+    in_scope = sum(q.expect is not None for q in questions)
+    return f"{len(questions)} questions ({in_scope} in scope, {len(questions) - in_scope} out of scope)"
 
 
 if __name__ == "__main__":
