@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.errors import BillingBotError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ EVENTS_PATH = "/slack/events"
 DRAIN_SECONDS = 10.0
 
 
-class ConfigError(Exception):
+class ConfigError(BillingBotError):
     "The settings don't allow the chosen mode (a token or the signing secret is missing)"
 
 
