@@ -43,7 +43,7 @@ __all__ = [
 
 # Weights and threshold were chosen on tests/eval/questions.yaml (python -m tests.eval.run_eval):
 # round values on a plateau, no per-question rules.
-DEFAULT_THRESHOLD = 47.0
+DEFAULT_THRESHOLD = 53.0
 SUGGESTION_FLOOR = 25.0  # candidates below this are not worth offering as "did you mean"
 OVERLAP_SHARE = 0.6  # the rest of the text score is rapidfuzz similarity
 QUERY_COVERAGE_BETA = 2.0  # >1: a question whose words are mostly unexplained scores low
@@ -60,6 +60,7 @@ SIMILARITY = fuzz.token_set_ratio
 WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabulary count half
 STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the topic
 STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
+FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, similarity is scaled down
 CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
@@ -496,7 +497,8 @@ class Matcher:
             recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
             precision = shared / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
-            scale = 1.0 if recall >= 0.5 else recall * 2  # token-set similarity flatters partial questions
+            # token-set similarity flatters a phrasing found inside a longer, unexplained question
+            scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
             if both <= state_words:  # "washington?" names a place, not a topic
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR

@@ -276,7 +276,7 @@ def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
 def test_eval_set_accuracy_does_not_regress():
     """The labelled questions through the matcher (python -m tests.eval.run_eval for the details).
 
-    The issue's target is 95% / 95%; the matcher measured 92.9% top-1 in scope and 93.6%
+    The issue's target is 95% / 95%; the matcher measured 94.2% top-1 in scope and 94.9%
     correct declines when tuned (see the report). These floors catch regressions.
     """
     from bot.kb import load_kb
@@ -284,8 +284,8 @@ def test_eval_set_accuracy_does_not_regress():
 
     report = evaluate("matcher", matcher_predictor(load_kb()), load_questions())
     assert report.in_scope >= 200 and report.out_of_scope >= 50
-    assert report.accuracy >= 0.92, [m.question.q for m in report.misses if m.question.expect]
-    assert report.decline_rate >= 0.90, [m.question.q for m in report.misses if not m.question.expect]
+    assert report.accuracy >= 0.93, [m.question.q for m in report.misses if m.question.expect]
+    assert report.decline_rate >= 0.93, [m.question.q for m in report.misses if not m.question.expect]
 
 
 def test_vocabulary_rejects_words_yaml_read_as_booleans(tmp_path):
