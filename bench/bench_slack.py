@@ -31,8 +31,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 SECRET = "bench-signing-secret"
-QUESTIONS = ["do I need an NPI?", "can I bill 97124 and 97140 together?", "what is the 8 minute rule",
-             "does medicare cover massage", "what modifier for 97140 with an adjustment", "help"]
+QUESTIONS = [
+    "do I need an NPI?",
+    "can I bill 97124 and 97140 together?",
+    "what is the 8 minute rule",
+    "does medicare cover massage",
+    "what modifier for 97140 with an adjustment",
+    "help",
+]
 
 
 # -- the servers ----------------------------------------------------------------------------------
@@ -41,8 +47,11 @@ def floor_app(settings):
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
-    app = AsyncApp(client=AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
-                   signing_secret=settings.slack_signing_secret, process_before_response=True)
+    app = AsyncApp(
+        client=AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
+        signing_secret=settings.slack_signing_secret,
+        process_before_response=True,
+    )
 
     @app.command("/units")
     async def units(ack):
@@ -59,8 +68,12 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
     from bot.config import Settings
     from bot.serve import build_components, http_app
 
-    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url,
-                        db_path=os.path.join(db_dir, f"{kind}.db"))
+    settings = Settings(
+        slack_bot_token="xoxb-bench",
+        slack_signing_secret=SECRET,
+        slack_api_url=api_url,
+        db_path=os.path.join(db_dir, f"{kind}.db"),
+    )
     if kind == "bot":
         app, querylog = build_components(settings)
         asgi = http_app(app, querylog)
@@ -77,10 +90,19 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
 
 
 class _FakeApi(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"ok": True, "team_id": "T1", "user_id": "UBOT", "bot_id": "BBOT", "user": "bot",
-                           "team": "T", "url": "https://t.slack.com/"}).encode()
+        body = json.dumps(
+            {
+                "ok": True,
+                "team_id": "T1",
+                "user_id": "UBOT",
+                "bot_id": "BBOT",
+                "user": "bot",
+                "team": "T",
+                "url": "https://t.slack.com/",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -109,11 +131,23 @@ def signed_bodies(texts: list[str]) -> list[tuple[bytes, dict]]:
     out = []
     ts = str(int(time.time()))
     for i, text in enumerate(texts):
-        body = urlencode({"token": "x", "team_id": "T1", "channel_id": f"C{i % 7}", "user_id": f"U{i % 50}",
-                          "command": "/units", "text": text, "response_url": "http://127.0.0.1:9/",
-                          "trigger_id": f"t{i}"})
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-                   "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body)}
+        body = urlencode(
+            {
+                "token": "x",
+                "team_id": "T1",
+                "channel_id": f"C{i % 7}",
+                "user_id": f"U{i % 50}",
+                "command": "/units",
+                "text": text,
+                "response_url": "http://127.0.0.1:9/",
+                "trigger_id": f"t{i}",
+            }
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body),
+        }
         out.append((body.encode(), headers))
     return out
 
@@ -126,6 +160,7 @@ async def _load(url: str, requests: list[tuple[bytes, dict]], concurrency: int) 
     queue = iter(requests)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
+
         async def worker():
             nonlocal failures
             for body, headers in queue:
@@ -143,8 +178,13 @@ async def _load(url: str, requests: list[tuple[bytes, dict]], concurrency: int) 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"requests": len(latencies), "failures": failures, "rps": len(latencies) / elapsed,
-            "p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]}
+    return {
+        "requests": len(latencies),
+        "failures": failures,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
 
 
 def load(url: str, n: int, concurrency: int, mix: str) -> None:
@@ -185,9 +225,24 @@ def _wait_listening(port: int, timeout: float = 20) -> None:
 
 
 def _run_load(port: int, n: int, concurrency: int, mix: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_slack", "--load", f"http://127.0.0.1:{port}/slack/events",
-                          "--requests", str(n), "--concurrency", str(concurrency), "--mix", mix],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_slack",
+            "--load",
+            f"http://127.0.0.1:{port}/slack/events",
+            "--requests",
+            str(n),
+            "--concurrency",
+            str(concurrency),
+            "--mix",
+            mix,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -219,16 +274,30 @@ def main(argv: list[str] | None = None) -> dict:
             for kind in ("floor", "bot"):
                 ports[kind] = _free_port()
                 procs[kind] = subprocess.Popen(
-                    [sys.executable, "-m", "bench.bench_slack", "--serve", kind, "--port", str(ports[kind]),
-                     "--api-url", api_url, "--db-dir", db_dir])
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.bench_slack",
+                        "--serve",
+                        kind,
+                        "--port",
+                        str(ports[kind]),
+                        "--api-url",
+                        api_url,
+                        "--db-dir",
+                        db_dir,
+                    ]
+                )
             for kind in procs:
                 _wait_listening(ports[kind])
-                _run_load(ports[kind], 300, args.concurrency, args.mix)  # warm up (imports, auth.test, caches)
+                _run_load(
+                    ports[kind], 300, args.concurrency, args.mix
+                )  # warm up (imports, auth.test, caches)
             # Alternate which goes first, so drift in the machine's load (other jobs) hits both alike;
             # the ratios are taken per round, from runs seconds apart.
             rounds: dict[str, list[dict]] = {"floor": [], "bot": []}
             for n in range(args.rounds):
-                for kind in (("floor", "bot") if n % 2 == 0 else ("bot", "floor")):
+                for kind in ("floor", "bot") if n % 2 == 0 else ("bot", "floor"):
                     cpu = _cpu_seconds(procs[kind].pid)
                     figures = _run_load(ports[kind], args.requests, args.concurrency, args.mix)
                     figures["cpu_ms"] = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
@@ -244,30 +313,53 @@ def main(argv: list[str] | None = None) -> dict:
     def median(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[kind])
 
-    result = {kind: {"rps": median(kind, "rps"), "p50_ms": median(kind, "p50_ms"), "p99_ms": median(kind, "p99_ms"),
-                     "cpu_ms": median(kind, "cpu_ms"),
-                     "failures": sum(r["failures"] for r in rounds[kind]), "rss_mb": rss[kind]}
-              for kind in ("floor", "bot")}
+    result = {
+        kind: {
+            "rps": median(kind, "rps"),
+            "p50_ms": median(kind, "p50_ms"),
+            "p99_ms": median(kind, "p99_ms"),
+            "cpu_ms": median(kind, "cpu_ms"),
+            "failures": sum(r["failures"] for r in rounds[kind]),
+            "rss_mb": rss[kind],
+        }
+        for kind in ("floor", "bot")
+    }
     pairs = list(zip(rounds["bot"], rounds["floor"]))
     result["rps_ratio"] = statistics.median(b["rps"] / f["rps"] for b, f in pairs)
     result["p99_ratio"] = statistics.median(b["p99_ms"] / f["p99_ms"] for b, f in pairs)
     result["cpu_ratio"] = result["bot"]["cpu_ms"] / result["floor"]["cpu_ms"]
-    result["rounds"] = [{"rps_ratio": round(b["rps"] / f["rps"], 2), "p99_ratio": round(b["p99_ms"] / f["p99_ms"], 2)}
-                        for b, f in pairs]
-    ok = (result["rps_ratio"] >= 0.8 and result["p99_ratio"] <= 1.5 and result["bot"]["failures"] == 0
-          and result["bot"]["rss_mb"] <= 150)
-    print(f"HTTP /units, {args.requests} signed requests x {args.rounds} rounds, {args.concurrency} clients, "
-          f"mix={args.mix} (median round):")
+    result["rounds"] = [
+        {"rps_ratio": round(b["rps"] / f["rps"], 2), "p99_ratio": round(b["p99_ms"] / f["p99_ms"], 2)}
+        for b, f in pairs
+    ]
+    ok = (
+        result["rps_ratio"] >= 0.8
+        and result["p99_ratio"] <= 1.5
+        and result["bot"]["failures"] == 0
+        and result["bot"]["rss_mb"] <= 150
+    )
+    print(
+        f"HTTP /units, {args.requests} signed requests x {args.rounds} rounds, {args.concurrency} clients, "
+        f"mix={args.mix} (median round):"
+    )
     for kind in ("floor", "bot"):
         r = result[kind]
-        print(f"  {kind:5}  {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
-              f"failures {r['failures']}   RSS {r['rss_mb']:.0f} MB   server CPU {r['cpu_ms']:.2f} ms/request")
-    print("  per round bot/floor: " + ", ".join(f"{r['rps_ratio']:.2f}x req/s, p99 {r['p99_ratio']:.2f}x"
-                                             for r in result["rounds"]))
-    print(f"  bot/floor (median of rounds): {result['rps_ratio']:.2f}x req/s (target >= 0.8), p99 {result['p99_ratio']:.2f}x "
-          f"(target <= 1.5), RSS {result['bot']['rss_mb']:.0f} MB (target <= 150): {'OK' if ok else 'MISSED'}")
-    print(f"  server CPU per request, bot/floor: {result['cpu_ratio']:.2f}x (steadier than req/s on a shared machine;"
-          f" 1/x is the req/s ratio a saturated server would show)")
+        print(
+            f"  {kind:5}  {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
+            f"failures {r['failures']}   RSS {r['rss_mb']:.0f} MB   server CPU {r['cpu_ms']:.2f} ms/request"
+        )
+    print(
+        "  per round bot/floor: "
+        + ", ".join(f"{r['rps_ratio']:.2f}x req/s, p99 {r['p99_ratio']:.2f}x" for r in result["rounds"])
+    )
+    print(
+        f"  bot/floor (median of rounds): {result['rps_ratio']:.2f}x req/s (target >= 0.8), p99 {result['p99_ratio']:.2f}x "
+        f"(target <= 1.5), RSS {result['bot']['rss_mb']:.0f} MB (target <= 150): {'OK' if ok else 'MISSED'}"
+    )
+    print(
+        f"  server CPU per request, bot/floor: {result['cpu_ratio']:.2f}x (steadier than req/s on a shared machine;"
+        f" 1/x is the req/s ratio a saturated server would show)"
+    )
     return result
 
 

@@ -77,7 +77,12 @@ FEEDBACK_REASONS = (
     ("payer", "My payer or state does it differently"),
     ("other", "Something else"),
 )
-REVIEW_LINK, REVIEW_DRAFT, REVIEW_DISMISS, REVIEW_APPROVE = "review_link", "review_draft", "review_dismiss", "review_approve"
+REVIEW_LINK, REVIEW_DRAFT, REVIEW_DISMISS, REVIEW_APPROVE = (
+    "review_link",
+    "review_draft",
+    "review_dismiss",
+    "review_approve",
+)
 REVIEW_REFRESH = "review_refresh"
 DRAFT_VIEW = "review_draft_submit"
 
@@ -93,8 +98,10 @@ def _section(text: str, *, verbatim: bool = True) -> dict:
 
 
 def _context(texts: list[str]) -> dict:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": t[:SECTION_LIMIT], "verbatim": True}
-                                            for t in texts[:10]]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": t[:SECTION_LIMIT], "verbatim": True} for t in texts[:10]],
+    }
 
 
 def _plain(text: str, limit: int = SECTION_LIMIT) -> dict:
@@ -112,7 +119,9 @@ def _cap(blocks: list[dict], tail: list[dict], limit: int) -> list[dict]:
     """Keep `tail` (context, buttons) and as much of `blocks` as fits under `limit`."""
     room = limit - len(tail)
     if len(blocks) > room:
-        blocks = blocks[: room - 1] + [_section("_(shortened: ask a narrower question for the rest)_", verbatim=False)]
+        blocks = blocks[: room - 1] + [
+            _section("_(shortened: ask a narrower question for the rest)_", verbatim=False)
+        ]
     return blocks + tail
 
 
@@ -131,8 +140,9 @@ def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None 
     context = list(answer.context)
     if answer.kind == "faq" and answer.sources:
         context = [c for c in context if not c.startswith("Source:")]
-        links = " · ".join(f"<{s.url}|{_link_label(s.title)}>" if s.url else escape(s.title)
-                           for s in answer.sources[:3])
+        links = " · ".join(
+            f"<{s.url}|{_link_label(s.title)}>" if s.url else escape(s.title) for s in answer.sources[:3]
+        )
         context.insert(0, f"Sources: {links}")
     tail = [_context(context)] if context else []
     if query_id and answer.kind in ("units", "faq", "no_match"):
@@ -166,10 +176,16 @@ def feedback_block(query_id: str) -> dict:
             {
                 "type": "feedback_buttons",
                 "action_id": FEEDBACK_ACTION,
-                "positive_button": {"text": {"type": "plain_text", "text": "Helpful"}, "value": f"up:{query_id}",
-                                    "accessibility_label": "Mark this answer helpful"},
-                "negative_button": {"text": {"type": "plain_text", "text": "Not helpful"}, "value": f"down:{query_id}",
-                                    "accessibility_label": "Mark this answer not helpful"},
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Helpful"},
+                    "value": f"up:{query_id}",
+                    "accessibility_label": "Mark this answer helpful",
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Not helpful"},
+                    "value": f"down:{query_id}",
+                    "accessibility_label": "Mark this answer not helpful",
+                },
             }
         ],
     }
@@ -191,34 +207,72 @@ def feedback_reason_modal(query_id: str) -> dict:
         "submit": _plain("Send", 24),
         "close": _plain("Skip", 24),
         "blocks": [
-            {"type": "input", "block_id": "reason", "label": _plain("Reason"),
-             "element": {"type": "static_select", "action_id": "reason", "placeholder": _plain("Pick one"),
-                         "options": [{"text": _plain(label, _OPTION_TEXT), "value": value}
-                                     for value, label in FEEDBACK_REASONS]}},
-            {"type": "input", "block_id": "note", "optional": True, "label": _plain("Anything to add? (optional)"),
-             "element": {"type": "plain_text_input", "action_id": "note", "multiline": True, "max_length": 500,
-                         "placeholder": _plain("e.g. my payer counts per code")}},
-            _context(["Your answer helps the team fix the knowledge base. Please leave out patient details."]),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": _plain("Reason"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "reason",
+                    "placeholder": _plain("Pick one"),
+                    "options": [
+                        {"text": _plain(label, _OPTION_TEXT), "value": value}
+                        for value, label in FEEDBACK_REASONS
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": True,
+                "label": _plain("Anything to add? (optional)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "note",
+                    "multiline": True,
+                    "max_length": 500,
+                    "placeholder": _plain("e.g. my payer counts per code"),
+                },
+            },
+            _context(
+                ["Your answer helps the team fix the knowledge base. Please leave out patient details."]
+            ),
         ],
     }
 
 
 # -- usage, shared by `/units help`, DMs, mentions and the Home tab -----------------------------------
-def usage_blocks(*, rule_title: str, profiles: list[str], examples: tuple[str, ...], where: str = "") -> list[dict]:
+def usage_blocks(
+    *, rule_title: str, profiles: list[str], examples: tuple[str, ...], where: str = ""
+) -> list[dict]:
     """How to ask, with examples, and the rule in force (`where`: "in this channel", ...)."""
     lines = "\n".join(f"• `/units {e}`" for e in examples)
     return [
-        _section("I work out *15-minute billing units* (CMS 8-minute rule or AMA per-code rule) and answer "
-                 "massage-therapy *billing questions* from a curated knowledge base.", verbatim=False),
-        _section(f"*Ask privately* with `/units`, mention me in a channel (I reply in a thread), or DM me:\n{lines}",
-                 verbatim=False),
-        _section(f"*Rule {where or 'in force'}:* {escape(rule_title)}.\n"
-                 f"• `/units rule ama` (or `cms`, or a payer profile: {', '.join(f'`{p}`' for p in profiles)}) "
-                 "sets this channel's default; `/units rule` shows it.\n"
-                 "• Name a rule in one message to override it: `40 min 97140 ama`.\n"
-                 "• `/units codes` lists the codes I know.", verbatim=False),
-        _context(["Rules vary by payer and state; this is billing guidance, not legal advice. "
-                  "Please leave patient names and details out of your questions."]),
+        _section(
+            "I work out *15-minute billing units* (CMS 8-minute rule or AMA per-code rule) and answer "
+            "massage-therapy *billing questions* from a curated knowledge base.",
+            verbatim=False,
+        ),
+        _section(
+            f"*Ask privately* with `/units`, mention me in a channel (I reply in a thread), or DM me:\n{lines}",
+            verbatim=False,
+        ),
+        _section(
+            f"*Rule {where or 'in force'}:* {escape(rule_title)}.\n"
+            f"• `/units rule ama` (or `cms`, or a payer profile: {', '.join(f'`{p}`' for p in profiles)}) "
+            "sets this channel's default; `/units rule` shows it.\n"
+            "• Name a rule in one message to override it: `40 min 97140 ama`.\n"
+            "• `/units codes` lists the codes I know.",
+            verbatim=False,
+        ),
+        _context(
+            [
+                (
+                    "Rules vary by payer and state; this is billing guidance, not legal advice. "
+                    "Please leave patient names and details out of your questions."
+                )
+            ]
+        ),
     ]
 
 
@@ -230,8 +284,9 @@ def codes_blocks(codes) -> list[dict]:
     if retired:
         text += "\n*Retired*\n" + "\n".join(retired)
     blocks = [_section(chunk, verbatim=False) for chunk in split_text(text)]
-    return blocks[: MAX_BLOCKS - 1] + [_context(["CPT codes are maintained by the AMA; the names are our own "
-                                                  "plain-language summaries."])]
+    return blocks[: MAX_BLOCKS - 1] + [
+        _context(["CPT codes are maintained by the AMA; the names are our own plain-language summaries."])
+    ]
 
 
 def home_view(usage: list[dict], desk: list[dict] | None = None) -> dict:
@@ -245,46 +300,80 @@ def home_view(usage: list[dict], desk: list[dict] | None = None) -> dict:
 
 
 # -- the review desk (Home tab, reviewers only) ---------------------------------------------------------
-_KIND_LABEL = {"not_helpful": ":thumbsdown: Not helpful", "no_match": ":grey_question: Unanswered",
-               "low_confidence": ":warning: Low confidence", "review_due": ":calendar: Review due"}
+_KIND_LABEL = {
+    "not_helpful": ":thumbsdown: Not helpful",
+    "no_match": ":grey_question: Unanswered",
+    "low_confidence": ":warning: Low confidence",
+    "review_due": ":calendar: Review due",
+}
 
 
 def _pct(value) -> str:
     return "–" if value is None else f"{value:.0f}%"
 
 
-def review_desk_blocks(*, stats: dict, drafts: list[dict], items: list, viewer: str, notice: str | None = None,
-                       budget: int = MAX_VIEW_BLOCKS) -> list[dict]:
+def review_desk_blocks(
+    *,
+    stats: dict,
+    drafts: list[dict],
+    items: list,
+    viewer: str,
+    notice: str | None = None,
+    budget: int = MAX_VIEW_BLOCKS,
+) -> list[dict]:
     """This week's numbers, drafts waiting for a second reviewer, then the queue (`bot.review.ReviewItem`s),
     each with its actions; stops before `budget` blocks. Logged questions and drafts are user text:
     escaped, verbatim."""
     blocks: list[dict] = [{"type": "header", "text": _plain("Review desk", 150)}]
     if notice:
         blocks.append(_section(f":information_source: {escape(notice)}"))
-    top = ", ".join(f"`{escape(t['entry_id'])}` ({t['count']})" for t in stats.get("top_entries", [])) or "none yet"
+    top = (
+        ", ".join(f"`{escape(t['entry_id'])}` ({t['count']})" for t in stats.get("top_entries", []))
+        or "none yet"
+    )
     blocks += [
-        _section(f"*Last 7 days:* {stats.get('questions', 0)} questions · {_pct(stats.get('answered_pct'))} answered · "
-                 f"{_pct(stats.get('helpful_pct'))} helpful ({stats.get('feedback', 0)} votes) · "
-                 f"{stats.get('unanswered', 0)} unanswered", verbatim=False),
-        _context([f"Top entries: {top}",
-                  f"Waiting: {stats.get('drafts_waiting', 0)} drafts to approve · "
-                  f"{stats.get('approved_not_exported', 0)} approved and {stats.get('links_not_exported', 0)} links "
-                  "answering but not yet exported to knowledge/ (`billing-bot review export`)"]),
-        {"type": "actions", "block_id": "review:desk",
-         "elements": [_button("Draft new entry", REVIEW_DRAFT, json.dumps({"q": "", "t": ""})),
-                      _button("Refresh", REVIEW_REFRESH, "refresh")]},
+        _section(
+            f"*Last 7 days:* {stats.get('questions', 0)} questions · {_pct(stats.get('answered_pct'))} answered · "
+            f"{_pct(stats.get('helpful_pct'))} helpful ({stats.get('feedback', 0)} votes) · "
+            f"{stats.get('unanswered', 0)} unanswered",
+            verbatim=False,
+        ),
+        _context(
+            [
+                f"Top entries: {top}",
+                (
+                    f"Waiting: {stats.get('drafts_waiting', 0)} drafts to approve · "
+                    f"{stats.get('approved_not_exported', 0)} approved and {stats.get('links_not_exported', 0)} links "
+                    "answering but not yet exported to knowledge/ (`billing-bot review export`)"
+                ),
+            ]
+        ),
+        {
+            "type": "actions",
+            "block_id": "review:desk",
+            "elements": [
+                _button("Draft new entry", REVIEW_DRAFT, json.dumps({"q": "", "t": ""})),
+                _button("Refresh", REVIEW_REFRESH, "refresh"),
+            ],
+        },
     ]
     rows: list[list[dict]] = []
     for d in drafts:
-        text = (f"*Draft* `{escape(d['id'])}`: *{escape(d['question'])}*\n{escape(d['answer'])[:600]}\n"
-                f"_drafted by <@{d['drafted_by']}>_")
+        text = (
+            f"*Draft* `{escape(d['id'])}`: *{escape(d['question'])}*\n{escape(d['answer'])[:600]}\n"
+            f"_drafted by <@{d['drafted_by']}>_"
+        )
         if d["drafted_by"] == viewer:
             actions = [_button("Withdraw", REVIEW_DISMISS, d["id"])]
             text += " _(yours: another reviewer approves it)_"
         else:
-            actions = [_button("Approve", REVIEW_APPROVE, d["id"], style="primary"),
-                       _button("Reject", REVIEW_DISMISS, d["id"], style="danger")]
-        rows.append([_section(text), {"type": "actions", "block_id": f"draft:{d['id']}"[:255], "elements": actions}])
+            actions = [
+                _button("Approve", REVIEW_APPROVE, d["id"], style="primary"),
+                _button("Reject", REVIEW_DISMISS, d["id"], style="danger"),
+            ]
+        rows.append(
+            [_section(text), {"type": "actions", "block_id": f"draft:{d['id']}"[:255], "elements": actions}]
+        )
     for item in items:
         said = escape(item.text) if item.text else "_(text not stored)_"
         text = f"{_KIND_LABEL.get(item.kind, item.kind)}: “{said}”\n_{escape(item.detail)}_"
@@ -292,12 +381,22 @@ def review_desk_blocks(*, stats: dict, drafts: list[dict], items: list, viewer: 
             actions = [_button("Mark reviewed", REVIEW_DISMISS, item.id)]
         else:
             actions = [
-                {"type": "external_select", "action_id": REVIEW_LINK, "min_query_length": 0,
-                 "placeholder": _plain("Link to entry…", 150)},
-                _button("Draft new entry", REVIEW_DRAFT, json.dumps({"q": item.query_id or "", "t": item.text[:1500]})),
+                {
+                    "type": "external_select",
+                    "action_id": REVIEW_LINK,
+                    "min_query_length": 0,
+                    "placeholder": _plain("Link to entry…", 150),
+                },
+                _button(
+                    "Draft new entry",
+                    REVIEW_DRAFT,
+                    json.dumps({"q": item.query_id or "", "t": item.text[:1500]}),
+                ),
                 _button("Dismiss", REVIEW_DISMISS, item.id),
             ]
-        rows.append([_section(text), {"type": "actions", "block_id": f"review:{item.id}"[:255], "elements": actions}])
+        rows.append(
+            [_section(text), {"type": "actions", "block_id": f"review:{item.id}"[:255], "elements": actions}]
+        )
     if not rows:
         blocks.append(_section("_Nothing to review. :tada:_", verbatim=False))
     for n, row in enumerate(rows):
@@ -312,13 +411,31 @@ def draft_entry_modal(*, query_id: str = "", question: str = "") -> dict:
     """A new knowledge-base entry: question, answer, codes, sources. Saved as a draft that answers
     only after a second reviewer approves it."""
 
-    def text_input(block_id: str, label: str, *, multiline: bool = False, optional: bool = False,
-                   initial: str = "", hint: str = "", max_length: int = 3000) -> dict:
-        element = {"type": "plain_text_input", "action_id": block_id, "multiline": multiline, "max_length": max_length}
+    def text_input(
+        block_id: str,
+        label: str,
+        *,
+        multiline: bool = False,
+        optional: bool = False,
+        initial: str = "",
+        hint: str = "",
+        max_length: int = 3000,
+    ) -> dict:
+        element = {
+            "type": "plain_text_input",
+            "action_id": block_id,
+            "multiline": multiline,
+            "max_length": max_length,
+        }
         if initial:
             element["initial_value"] = initial[:max_length]
-        block = {"type": "input", "block_id": block_id, "label": _plain(label, 2000), "element": element,
-                 "optional": optional}
+        block = {
+            "type": "input",
+            "block_id": block_id,
+            "label": _plain(label, 2000),
+            "element": element,
+            "optional": optional,
+        }
         if hint:
             block["hint"] = _plain(hint, 2000)
         return block
@@ -331,13 +448,27 @@ def draft_entry_modal(*, query_id: str = "", question: str = "") -> dict:
         "submit": _plain("Save draft", 24),
         "close": _plain("Cancel", 24),
         "blocks": [
-            text_input("question", "Question", initial=question, max_length=300,
-                       hint="As a therapist would ask it. Leave out names and patient details."),
-            text_input("answer", "Answer", multiline=True,
-                       hint="Slack formatting works (*bold*, _italics_, • bullets). Say where rules vary by payer."),
+            text_input(
+                "question",
+                "Question",
+                initial=question,
+                max_length=300,
+                hint="As a therapist would ask it. Leave out names and patient details.",
+            ),
+            text_input(
+                "answer",
+                "Answer",
+                multiline=True,
+                hint="Slack formatting works (*bold*, _italics_, • bullets). Say where rules vary by payer.",
+            ),
             text_input("codes", "Codes (optional)", optional=True, max_length=200, hint="e.g. 97124, 97140"),
-            text_input("sources", "Sources", multiline=True, max_length=2000,
-                       hint="One per line: title and https:// link. At least one."),
+            text_input(
+                "sources",
+                "Sources",
+                multiline=True,
+                max_length=2000,
+                hint="One per line: title and https:// link. At least one.",
+            ),
             _context(["A draft answers only after a second reviewer approves it on the review desk."]),
         ],
     }

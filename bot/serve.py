@@ -45,7 +45,9 @@ def build_components(settings: Settings):
 
     answerer = Answerer.from_knowledge(default_rule=settings.rule)
     answerer.matcher  # noqa: B018 - load the knowledge base now: fail at start, not on a question
-    querylog = QueryLog(settings.db_path, store_text=settings.store_text, purge_days=settings.purge_days).start()
+    querylog = QueryLog(
+        settings.db_path, store_text=settings.store_text, purge_days=settings.purge_days
+    ).start()
     app = build_app(settings, make_client(settings), answerer=answerer, log=querylog)
     return app, querylog
 
@@ -91,19 +93,26 @@ def http_app(app: AsyncApp, querylog=None, *, health=None) -> Starlette:
         yield
         await shutdown(app, querylog)
 
-    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route(EVENTS_PATH, events, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])],
+        lifespan=lifespan,
+    )
 
 
 def check(settings: Settings, http: bool) -> None:
     if not settings.slack_bot_token:
-        raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...): see docs/connect-to-slack.md")
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is not set (the bot token, xoxb-...): see docs/connect-to-slack.md"
+        )
     if http and not settings.slack_signing_secret:
-        raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (it verifies that requests come from Slack)")
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (it verifies that requests come from Slack)"
+        )
 
 
-def run_server(settings: Settings, *, force_http: bool = False, port: int | None = None,
-               host: str = "0.0.0.0") -> None:  # noqa: S104 - Slack must reach it; put TLS in front
+def run_server(
+    settings: Settings, *, force_http: bool = False, port: int | None = None, host: str = "0.0.0.0"
+) -> None:
     """`billing-bot serve`: Socket Mode when SLACK_APP_TOKEN is set (unless `force_http`), else HTTP."""
     http = force_http or not settings.socket_mode
     check(settings, http)
@@ -115,8 +124,14 @@ def run_server(settings: Settings, *, force_http: bool = False, port: int | None
             # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes requests, runs the lifespan
             # shutdown above (replies, then the log), then re-raises the signal: exit 0 on it.
             with _exit_zero_on(signal.SIGTERM, signal.SIGINT):
-                uvicorn.run(http_app(app, querylog), host=host, port=port or settings.port, log_level="info",
-                            access_log=False, timeout_graceful_shutdown=DRAIN_SECONDS)
+                uvicorn.run(
+                    http_app(app, querylog),
+                    host=host,
+                    port=port or settings.port,
+                    log_level="info",
+                    access_log=False,
+                    timeout_graceful_shutdown=DRAIN_SECONDS,
+                )
         else:
             asyncio.run(run_socket_mode(app, settings.slack_app_token, querylog))
     finally:
@@ -138,7 +153,9 @@ def _exit_zero_on(*signals: int):
             signal.signal(sig, handler)
 
 
-async def run_socket_mode(app: AsyncApp, app_token: str, querylog=None, *, stop: asyncio.Event | None = None) -> None:
+async def run_socket_mode(
+    app: AsyncApp, app_token: str, querylog=None, *, stop: asyncio.Event | None = None
+) -> None:
     """Connect over Socket Mode and serve until SIGTERM/SIGINT (or `stop` is set).
 
     The socket client uses the app's Web API client, so `SLACK_API_URL` also picks the

@@ -21,7 +21,6 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
@@ -124,8 +123,9 @@ def build_app(
         name="billing-bot",
     )
     bot = _Listeners(settings, answerer, log, background or Background())
-    bot.desk = desk or ReviewDesk(log, settings.reviewers, on_change=bot.overlay_changed,
-                                  entry_ids=lambda: bot.entry_ids)
+    bot.desk = desk or ReviewDesk(
+        log, settings.reviewers, on_change=bot.overlay_changed, entry_ids=lambda: bot.entry_ids
+    )
     bot.overlay_changed()  # links and approved drafts from earlier runs: applied before the first answer
     bot.register(app)
     app.billing_bot = bot  # type: ignore[attr-defined]  # serve.py drains bot.background
@@ -142,7 +142,7 @@ class SkipBotsAndRedeliveries(AsyncMiddleware):
     def __init__(self, querylog: QueryLog):
         self.log = querylog
 
-    async def async_process(self, *, req, resp, next):  # noqa: A002 - Bolt's signature
+    async def async_process(self, *, req, resp, next):
         body = req.body
         if body.get("type") == "event_callback":
             event = body.get("event") or {}
@@ -196,11 +196,20 @@ class _Listeners:
 
     def usage(self, channel_id: str | None, where: str) -> list[dict]:
         profiles = [n for n in self.answerer.rules.names() if n not in ("cms", "ama")]
-        return render.usage_blocks(rule_title=self.rule_title(channel_id), profiles=profiles,
-                                   examples=HELP_EXAMPLES, where=where)
+        return render.usage_blocks(
+            rule_title=self.rule_title(channel_id), profiles=profiles, examples=HELP_EXAMPLES, where=where
+        )
 
-    def reply(self, text: str, *, surface: str, team_id: str | None, channel_id: str | None,
-              user_id: str | None, asked: str | None = None) -> dict:
+    def reply(
+        self,
+        text: str,
+        *,
+        surface: str,
+        team_id: str | None,
+        channel_id: str | None,
+        user_id: str | None,
+        asked: str | None = None,
+    ) -> dict:
         """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
         started = time.perf_counter()
         if self._overlay_changed:
@@ -212,9 +221,17 @@ class _Listeners:
             msg = {"text": "How to ask me", "blocks": self.usage(channel_id, where)}
         else:
             msg = render.message(answer, query_id=query_id, asked=asked)
-        self.log.record_query(QueryRecord.from_answer(
-            answer, id=query_id, surface=surface, latency_ms=(time.perf_counter() - started) * 1000,
-            team_id=team_id, channel_id=channel_id, user_id=user_id))
+        self.log.record_query(
+            QueryRecord.from_answer(
+                answer,
+                id=query_id,
+                surface=surface,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+            )
+        )
         return msg
 
     async def units_command(self, ack, command: dict):
@@ -225,11 +242,23 @@ class _Listeners:
         if word.lower() == "rule":
             await ack(response_type="ephemeral", **self.rule_command(rest.strip(), channel_id, user_id))
         elif word.lower() == "codes" and not rest.strip():
-            await ack(response_type="ephemeral", text="Codes I know", blocks=render.codes_blocks(self.answerer.codes))
+            await ack(
+                response_type="ephemeral",
+                text="Codes I know",
+                blocks=render.codes_blocks(self.answerer.codes),
+            )
         else:
-            await ack(response_type="ephemeral", **self.reply(
-                text, surface="slash", team_id=command.get("team_id"), channel_id=channel_id, user_id=user_id,
-                asked=text))
+            await ack(
+                response_type="ephemeral",
+                **self.reply(
+                    text,
+                    surface="slash",
+                    team_id=command.get("team_id"),
+                    channel_id=channel_id,
+                    user_id=user_id,
+                    asked=text,
+                ),
+            )
 
     def rule_command(self, name: str, channel_id: str | None, user_id: str | None) -> dict:
         """`/units rule` shows the channel's default rule; `/units rule NAME` sets it (kept in SQLite)."""
@@ -237,34 +266,52 @@ class _Listeners:
         if not name:
             stored = self.channel_rule(channel_id)
             how = "set for this channel" if stored else "the bot's default; no rule set for this channel"
-            return render.notice(f"Rule here: *{render.escape(self.rule_title(channel_id))}* ({how}).\n"
-                                 f"Change it with `/units rule NAME` ({names}).")
+            return render.notice(
+                f"Rule here: *{render.escape(self.rule_title(channel_id))}* ({how}).\n"
+                f"Change it with `/units rule NAME` ({names})."
+            )
         rule = self.answerer.rules.get(name)
         if rule is None or not channel_id:
             return render.notice(f"I don't know the rule `{render.echo(name)}`. Choose one of: {names}.")
         self.log.set_channel_rule(channel_id, rule.name, user_id or "")
         return render.notice(
             f"Default rule for this channel is now *{render.escape(rule.title)}*.\n"
-            "Anyone can still override it in one message, e.g. `40 min 97140 cms`.")
+            "Anyone can still override it in one message, e.g. `40 min 97140 cms`."
+        )
 
     async def app_mention(self, event: dict, body: dict, client: AsyncWebClient):
         """A mention in a channel: answered in the thread (a new one from the mention, or its own)."""
         if event.get("channel", "").startswith("D"):
             return  # direct messages are answered by `message`, once
-        msg = self.reply(event.get("text") or "", surface="mention", team_id=body.get("team_id"),
-                         channel_id=event.get("channel"), user_id=event.get("user"))
-        self.background.start(client.chat_postMessage(
-            channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], **msg), body)
+        msg = self.reply(
+            event.get("text") or "",
+            surface="mention",
+            team_id=body.get("team_id"),
+            channel_id=event.get("channel"),
+            user_id=event.get("user"),
+        )
+        self.background.start(
+            client.chat_postMessage(
+                channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], **msg
+            ),
+            body,
+        )
 
     async def message(self, event: dict, body: dict, client: AsyncWebClient):
         """DMs are answered in the DM (in its thread if the user wrote in one). Every other message
         event, any subtype, lands here too and is acknowledged silently: unhandled -> 404 -> retries."""
         if event.get("channel_type") != "im" or event.get("subtype") not in _PERSON_SUBTYPES:
             return
-        msg = self.reply(event.get("text") or "", surface="dm", team_id=body.get("team_id"),
-                         channel_id=event.get("channel"), user_id=event.get("user"))
-        self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts"),
-                                                      **msg), body)
+        msg = self.reply(
+            event.get("text") or "",
+            surface="dm",
+            team_id=body.get("team_id"),
+            channel_id=event.get("channel"),
+            user_id=event.get("user"),
+        )
+        self.background.start(
+            client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts"), **msg), body
+        )
 
     # -- Home tab -------------------------------------------------------------------------------------
     async def app_home_opened(self, event: dict, body: dict, client: AsyncWebClient):
@@ -272,8 +319,9 @@ class _Listeners:
             return
         self.background.start(self.publish_home(client, event["user"]), body)
 
-    async def publish_home(self, client: AsyncWebClient, user_id: str, notice: str | None = None,
-                           reload: bool = False) -> None:
+    async def publish_home(
+        self, client: AsyncWebClient, user_id: str, notice: str | None = None, reload: bool = False
+    ) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
         usage = self.usage(None, "by default")
         desk = None
@@ -282,8 +330,9 @@ class _Listeners:
             snapshot = await asyncio.to_thread(self.desk_snapshot, entries, reload)
             if self._overlay_changed:
                 self.apply_overlay()
-            desk = render.review_desk_blocks(viewer=user_id, notice=notice,
-                                             budget=render.MAX_VIEW_BLOCKS - len(usage) - 2, **snapshot)
+            desk = render.review_desk_blocks(
+                viewer=user_id, notice=notice, budget=render.MAX_VIEW_BLOCKS - len(usage) - 2, **snapshot
+            )
         await client.views_publish(user_id=user_id, view=render.home_view(usage, desk))
 
     def desk_snapshot(self, entries, reload: bool) -> dict:
@@ -291,8 +340,11 @@ class _Listeners:
         if reload:
             self.desk.reload()  # another process (the CLI export) may have changed the overlay
         self.log.flush(1.0)  # include the questions asked a moment ago
-        return {"stats": self.desk.week_stats(), "drafts": self.desk.drafts("draft"),
-                "items": self.desk.queue(limit=50, kb_entries=entries)}  # more than fit: "and N more"
+        return {
+            "stats": self.desk.week_stats(),
+            "drafts": self.desk.drafts("draft"),
+            "items": self.desk.queue(limit=50, kb_entries=entries),
+        }  # more than fit: "and N more"
 
     # -- feedback -------------------------------------------------------------------------------------
     async def feedback(self, ack, action: dict, body: dict, client: AsyncWebClient):
@@ -305,16 +357,24 @@ class _Listeners:
             return
         self.log.record_feedback(query_id, user_id, vote == "up")
         if vote == "down" and body.get("trigger_id"):
-            self.background.start(client.views_open(trigger_id=body["trigger_id"],
-                                                    view=render.feedback_reason_modal(query_id)), body)
+            self.background.start(
+                client.views_open(trigger_id=body["trigger_id"], view=render.feedback_reason_modal(query_id)),
+                body,
+            )
 
     async def feedback_reason(self, ack, view: dict, body: dict):
         await ack()
         values = view["state"]["values"]
-        reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get("value") or "other"
+        reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get(
+            "value"
+        ) or "other"
         note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()
-        self.log.record_feedback(view.get("private_metadata", ""), body["user"]["id"], False,
-                                 f"{reason}: {note}" if note else reason)
+        self.log.record_feedback(
+            view.get("private_metadata", ""),
+            body["user"]["id"],
+            False,
+            f"{reason}: {note}" if note else reason,
+        )
 
     # -- the review desk (issue #5) -------------------------------------------------------------------
     # Every action goes through ReviewDesk, which refuses non-reviewers and records every attempt,
@@ -385,11 +445,19 @@ class _Listeners:
             ids = [m[2] for m in process.extract(typed, choices, scorer=fuzz.WRatio, limit=25)]
         else:
             ids = sorted(entries)[:100]
-        await ack(options=[{"text": {"type": "plain_text", "text": _clip(entries[i].question, 75)},
-                            "description": {"type": "plain_text", "text": _clip(i, 75)}, "value": i} for i in ids])
+        await ack(
+            options=[
+                {
+                    "text": {"type": "plain_text", "text": _clip(entries[i].question, 75)},
+                    "description": {"type": "plain_text", "text": _clip(i, 75)},
+                    "value": i,
+                }
+                for i in ids
+            ]
+        )
 
     async def review_draft(self, ack, action: dict, body: dict, client: AsyncWebClient):
-        """"Draft new entry": the modal, prefilled with the logged question."""
+        """ "Draft new entry": the modal, prefilled with the logged question."""
         await ack()
         user_id = body["user"]["id"]
         try:
@@ -406,7 +474,9 @@ class _Listeners:
     async def review_draft_submit(self, ack, view: dict, body: dict, client: AsyncWebClient):
         """Save the draft (ReviewDesk validates it as a knowledge-base entry) or show what's wrong."""
         user_id = body["user"]["id"]
-        values = {block: next(iter(v.values())).get("value") or "" for block, v in view["state"]["values"].items()}
+        values = {
+            block: next(iter(v.values())).get("value") or "" for block, v in view["state"]["values"].items()
+        }
         sources = [line.strip() for line in values.get("sources", "").splitlines() if line.strip()]
         errors = {}
         if not any("https://" in s or "http://" in s for s in sources):
@@ -422,8 +492,14 @@ class _Listeners:
             self.apply_overlay(ids=True)  # draft ids must not collide with entry ids
         # The answer is reviewer-typed text posted as mrkdwn later: escape it, so it can't ping.
         result = await asyncio.to_thread(
-            self.desk.draft, user_id, values.get("question", ""), render.escape(values.get("answer", "")), codes,
-            sources, query_id=view.get("private_metadata") or None)
+            self.desk.draft,
+            user_id,
+            values.get("question", ""),
+            render.escape(values.get("answer", "")),
+            codes,
+            sources,
+            query_id=view.get("private_metadata") or None,
+        )
         if not result.ok and self.desk.is_reviewer(user_id):
             await ack(response_action="errors", errors={"answer": _clip(result.message, 150)})
             return
@@ -435,16 +511,24 @@ class _Listeners:
     async def report(self, error: BaseException, body: dict) -> None:
         """Log a failure with what it was handling (ids only, never the question text)."""
         kind = body.get("command") or (body.get("event") or {}).get("type") or body.get("type") or "request"
-        log.error("failed handling %s (team %s): %s", kind, body.get("team_id") or (body.get("team") or {}).get("id"),
-                  error, exc_info=error)
+        log.error(
+            "failed handling %s (team %s): %s",
+            kind,
+            body.get("team_id") or (body.get("team") or {}).get("id"),
+            error,
+            exc_info=error,
+        )
 
     async def on_error(self, error: Exception, body: dict) -> BoltResponse:
         """The one error handler. Slack still gets a 200 (a retry would fail the same way); a
         slash command also gets an apology in place of the answer."""
         await self.report(error, body)
         if body.get("command"):
-            return BoltResponse(status=200, body=json.dumps({"response_type": "ephemeral", "text": _SORRY}),
-                                headers={"content-type": "application/json"})
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_type": "ephemeral", "text": _SORRY}),
+                headers={"content-type": "application/json"},
+            )
         return BoltResponse(status=200, body="")
 
 

@@ -20,11 +20,25 @@ from bot.serve import http_app
 from bot.slack_app import build_app, make_client
 from tests.payloads import BOT_ID, BOT_USER, SECRET, TEAM, signed_headers
 
-AUTH_TEST = {"ok": True, "url": "https://t.slack.com/", "team": "T", "user": "billing-bot", "team_id": TEAM,
-             "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+AUTH_TEST = {
+    "ok": True,
+    "url": "https://t.slack.com/",
+    "team": "T",
+    "user": "billing-bot",
+    "team_id": TEAM,
+    "user_id": BOT_USER,
+    "bot_id": BOT_ID,
+    "is_enterprise_install": False,
+}
 REVIEWERS = frozenset({"UREV1", "UREV2"})
-_SLACK_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL", "SLACK_CLIENT_ID",
-              "SLACK_CLIENT_SECRET")
+_SLACK_ENV = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+)
 
 
 def wait_until(predicate, timeout: float = 3.0, interval: float = 0.01) -> bool:
@@ -67,8 +81,13 @@ def fake_slack(httpserver, monkeypatch) -> FakeSlack:
 
 @pytest.fixture
 def slack_settings(fake_slack, tmp_path) -> Settings:
-    return Settings(slack_bot_token="xoxb-test", slack_signing_secret=SECRET, slack_api_url=fake_slack.url,
-                    db_path=tmp_path / "log.db", reviewers=REVIEWERS)
+    return Settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SECRET,
+        slack_api_url=fake_slack.url,
+        db_path=tmp_path / "log.db",
+        reviewers=REVIEWERS,
+    )
 
 
 @pytest.fixture
@@ -93,7 +112,9 @@ async def dispatch(app, request: tuple[str, str], *, secret: str = SECRET, ts: i
     """Signed request through the app in-process; waits for the replies it started."""
     body, content_type = request
     signed = {k.lower(): v for k, v in signed_headers(body, secret=secret, ts=ts, **headers).items()}
-    response = await app.async_dispatch(AsyncBoltRequest(body=body, headers={"content-type": content_type, **signed}))
+    response = await app.async_dispatch(
+        AsyncBoltRequest(body=body, headers={"content-type": content_type, **signed})
+    )
     await app.billing_bot.background.drain(5)
     return response
 
@@ -103,13 +124,14 @@ class ServedBot:
 
     def __init__(self, app, querylog):
         self.app = app
-        config = uvicorn.Config(http_app(app, querylog), host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            http_app(app, querylog), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.client = httpx.Client(timeout=5)
 
-    def start(self) -> "ServedBot":
+    def start(self) -> ServedBot:
         self.thread.start()
         if not wait_until(lambda: self.server.started, 5):
             raise RuntimeError("uvicorn did not start")

@@ -57,8 +57,12 @@ def test_manifest_validates_against_slacks_schema(schema, manifest):
 def test_http_variant_validates_and_points_everything_at_one_url(schema, manifest_text):
     http = http_variant(manifest_text)
     assert [] == _errors(schema, http)
-    urls = {http["features"]["slash_commands"][0]["url"], http["settings"]["event_subscriptions"]["request_url"],
-            http["settings"]["interactivity"]["request_url"], http["settings"]["interactivity"]["message_menu_options_url"]}
+    urls = {
+        http["features"]["slash_commands"][0]["url"],
+        http["settings"]["event_subscriptions"]["request_url"],
+        http["settings"]["interactivity"]["request_url"],
+        http["settings"]["interactivity"]["message_menu_options_url"],
+    }
     assert 1 == len(urls) and next(iter(urls)).endswith("/slack/events")
 
 
@@ -118,22 +122,51 @@ def test_only_the_needed_scopes(manifest):
 
 def test_home_tab_and_messages_tab(manifest):
     home = manifest["features"]["app_home"]
-    assert (True, True, False) == (home["home_tab_enabled"], home["messages_tab_enabled"],
-                                   home["messages_tab_read_only_enabled"])
+    assert (True, True, False) == (
+        home["home_tab_enabled"],
+        home["messages_tab_enabled"],
+        home["messages_tab_read_only_enabled"],
+    )
     assert manifest["settings"]["socket_mode_enabled"] is True
 
 
 async def test_each_declared_command_and_event_is_handled(manifest, slack_app):
     """Behaviour, not just names: every declared item is acknowledged (a 404 makes Slack retry)."""
-    bodies = [{"command": c["command"], "text": "help", "team_id": "T111", "channel_id": "C1", "user_id": "U1",
-               "response_url": "http://127.0.0.1:9/", "trigger_id": "t"}
-              for c in manifest["features"]["slash_commands"]]
-    samples = {"app_mention": {"type": "app_mention", "user": "U1", "text": "<@UBOT> hi", "ts": "1.1", "channel": "C1"},
-               "message.im": {"type": "message", "channel_type": "im", "user": "U1", "text": "x", "ts": "1.2",
-                              "channel": "D1", "subtype": "message_changed"},
-               "app_home_opened": {"type": "app_home_opened", "user": "U1", "tab": "messages"}}
+    bodies = [
+        {
+            "command": c["command"],
+            "text": "help",
+            "team_id": "T111",
+            "channel_id": "C1",
+            "user_id": "U1",
+            "response_url": "http://127.0.0.1:9/",
+            "trigger_id": "t",
+        }
+        for c in manifest["features"]["slash_commands"]
+    ]
+    samples = {
+        "app_mention": {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "<@UBOT> hi",
+            "ts": "1.1",
+            "channel": "C1",
+        },
+        "message.im": {
+            "type": "message",
+            "channel_type": "im",
+            "user": "U1",
+            "text": "x",
+            "ts": "1.2",
+            "channel": "D1",
+            "subtype": "message_changed",
+        },
+        "app_home_opened": {"type": "app_home_opened", "user": "U1", "tab": "messages"},
+    }
     for n, name in enumerate(manifest["settings"]["event_subscriptions"]["bot_events"]):
-        bodies.append({"type": "event_callback", "team_id": "T111", "event_id": f"EvM{n}", "event": samples[name]})
+        bodies.append(
+            {"type": "event_callback", "team_id": "T111", "event_id": f"EvM{n}", "event": samples[name]}
+        )
     for body in bodies:
         response = await slack_app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
         assert 200 == response.status, body

@@ -50,16 +50,30 @@ def test_shutdown_lets_replies_finish_and_drains_the_log(slack_app, querylog, fa
 def test_serve_command_starts_and_stops_on_sigterm(fake_slack, tmp_path):
     """`billing-bot serve --http` as a real process: healthz answers, SIGTERM exits 0."""
     port = _free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": p.SECRET,
-           "SLACK_API_URL": fake_slack.url, "BILLING_BOT_DB": str(tmp_path / "log.db"), "PORT": str(port)}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": p.SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "BILLING_BOT_DB": str(tmp_path / "log.db"),
+        "PORT": str(port),
+    }
     env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--http"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         assert wait_until(lambda: _healthy(port), 15), "server did not come up"
         body, content_type = p.slash("40 min 97140")
-        answer = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body,
-                            headers={"Content-Type": content_type, **p.signed_headers(body)})
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/slack/events",
+            content=body,
+            headers={"Content-Type": content_type, **p.signed_headers(body)},
+        )
         assert "*3 units*" in answer.text
         proc.send_signal(signal.SIGTERM)
         assert 0 == proc.wait(15)

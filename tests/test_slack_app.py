@@ -51,7 +51,14 @@ async def test_units_command_is_answered_privately_in_the_ack(slack_app, fake_sl
     assert [] == fake_slack.calls("chat.postMessage")  # nothing posted: the ack carried it
     [row] = _rows(querylog, "queries")
     assert (value[3:], "slash", "T111", "C1", "U1", "units", "cms") == (
-        row["id"], row["surface"], row["team_id"], row["channel_id"], row["user_id"], row["kind"], row["rule"])
+        row["id"],
+        row["surface"],
+        row["team_id"],
+        row["channel_id"],
+        row["user_id"],
+        row["kind"],
+        row["rule"],
+    )
     assert "97124 53m 4u = 4u/53m" == row["units_summary"]
 
 
@@ -70,11 +77,17 @@ async def test_channel_rule_is_set_shown_used_and_overridable(slack_app):
     assert "now *AMA/CPT midpoint rule (per code)*" in said
     said = _texts(json.loads((await dispatch(slack_app, p.slash("rule"))).body)["blocks"])
     assert "Rule here: *AMA/CPT midpoint rule (per code)* (set for this channel)" in said
-    said = _texts(json.loads((await dispatch(slack_app, p.slash("25 min 97124 + 20 min 97140"))).body)["blocks"])
+    said = _texts(
+        json.loads((await dispatch(slack_app, p.slash("25 min 97124 + 20 min 97140"))).body)["blocks"]
+    )
     assert "Rule: AMA/CPT midpoint rule (per code)" in said
-    said = _texts(json.loads((await dispatch(slack_app, p.slash("25 min 97124 + 20 min 97140 cms"))).body)["blocks"])
+    said = _texts(
+        json.loads((await dispatch(slack_app, p.slash("25 min 97124 + 20 min 97140 cms"))).body)["blocks"]
+    )
     assert "Rule: CMS 8-minute rule" in said  # named in the message: wins for that message
-    other = _texts(json.loads((await dispatch(slack_app, p.slash("40 min 97140", channel="C2"))).body)["blocks"])
+    other = _texts(
+        json.loads((await dispatch(slack_app, p.slash("40 min 97140", channel="C2"))).body)["blocks"]
+    )
     assert "Rule: CMS 8-minute rule" in other  # another channel keeps the default
 
 
@@ -124,11 +137,22 @@ async def test_dm_is_answered_in_the_dm(slack_app, fake_slack, querylog):
 
 
 async def test_other_message_events_are_acknowledged_and_ignored(slack_app, fake_slack, querylog):
-    for request in (p.dm("40 min 97140", subtype="message_changed"), p.dm("40 min 97140", subtype="message_deleted"),
-                    p.dm("40 min 97140", bot_id="BOTHER", subtype="bot_message"),
-                    p.dm("40 min 97140", user=p.BOT_USER), p.event({"type": "message", "channel_type": "channel",
-                                                                    "user": "U1", "text": "hi", "ts": "1.1",
-                                                                    "channel": "C1"})):
+    for request in (
+        p.dm("40 min 97140", subtype="message_changed"),
+        p.dm("40 min 97140", subtype="message_deleted"),
+        p.dm("40 min 97140", bot_id="BOTHER", subtype="bot_message"),
+        p.dm("40 min 97140", user=p.BOT_USER),
+        p.event(
+            {
+                "type": "message",
+                "channel_type": "channel",
+                "user": "U1",
+                "text": "hi",
+                "ts": "1.1",
+                "channel": "C1",
+            }
+        ),
+    ):
         assert 200 == (await dispatch(slack_app, request)).status  # not 404: Slack would retry a 404
     assert [] == fake_slack.calls("chat.postMessage")
     assert [] == _rows(querylog, "queries")
@@ -136,7 +160,9 @@ async def test_other_message_events_are_acknowledged_and_ignored(slack_app, fake
 
 async def test_mention_replies_in_a_thread(slack_app, fake_slack):
     await dispatch(slack_app, p.mention("40 min 97140", ts="1700000000.000100"))
-    await dispatch(slack_app, p.mention("do I need an NPI?", ts="1700000000.000500", thread_ts="1700000000.000001"))
+    await dispatch(
+        slack_app, p.mention("do I need an NPI?", ts="1700000000.000500", thread_ts="1700000000.000001")
+    )
     first, second = fake_slack.calls("chat.postMessage")
     assert ("C1", "1700000000.000100") == (first["channel"], first["thread_ts"])
     assert ("C1", "1700000000.000001") == (second["channel"], second["thread_ts"])
@@ -165,16 +191,25 @@ async def test_helpful_click_is_recorded(slack_app, fake_slack, querylog):
 
 async def test_not_helpful_asks_why_and_records_the_reason(slack_app, fake_slack, querylog):
     await dispatch(slack_app, p.feedback_click("down:q42", user="U7"))
-    assert [("q42", 0, None)] == [(r["query_id"], r["helpful"], r["reason"]) for r in _rows(querylog, "feedback")]
+    assert [("q42", 0, None)] == [
+        (r["query_id"], r["helpful"], r["reason"]) for r in _rows(querylog, "feedback")
+    ]
     [opened] = fake_slack.calls("views.open")
     assert ("feedback_reason", "q42") == (opened["view"]["callback_id"], opened["view"]["private_metadata"])
-    submitted = p.view_submission("feedback_reason", {"reason": {"reason": {"value": "payer"}},
-                                                      "note": {"note": "my payer counts per code"}},
-                                  private_metadata="q42", user="U7")
+    submitted = p.view_submission(
+        "feedback_reason",
+        {"reason": {"reason": {"value": "payer"}}, "note": {"note": "my payer counts per code"}},
+        private_metadata="q42",
+        user="U7",
+    )
     assert 200 == (await dispatch(slack_app, submitted)).status
     [vote] = _rows(querylog, "feedback")  # one vote per user per answer, now with its reason
     assert ("q42", "U7", 0, "payer: my payer counts per code") == (
-        vote["query_id"], vote["user_id"], vote["helpful"], vote["reason"])
+        vote["query_id"],
+        vote["user_id"],
+        vote["helpful"],
+        vote["reason"],
+    )
 
 
 async def test_malformed_feedback_value_changes_nothing(slack_app, querylog):

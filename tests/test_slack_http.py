@@ -35,8 +35,9 @@ def test_slash_command_answer_comes_back_in_the_response(served):
 def test_forged_or_stale_requests_get_401_and_nothing_happens(served, fake_slack, querylog):
     forged = served.post(p.mention("40 min 97140"), secret="not-the-secret")
     stale = served.post(p.slash("40 min 97140"), ts=int(time.time()) - 600)
-    unsigned = served.client.post(served.base + "/slack/events", content=p.slash("40 min 97140")[0],
-                                  headers={"Content-Type": p.FORM})
+    unsigned = served.client.post(
+        served.base + "/slack/events", content=p.slash("40 min 97140")[0], headers={"Content-Type": p.FORM}
+    )
     assert [401, 401, 401] == [forged.status_code, stale.status_code, unsigned.status_code]
     assert "4 units" not in stale.text
     served.idle()
@@ -56,8 +57,11 @@ def test_redelivered_event_is_answered_once(served, fake_slack, querylog):
 
 
 def test_bot_and_own_messages_are_ignored(served, fake_slack):
-    for request in (p.dm("40 min 97140", bot_id="BOTHER", subtype="bot_message"),
-                    p.dm("40 min 97140", bot_id=p.BOT_ID), p.dm("40 min 97140", user=p.BOT_USER)):
+    for request in (
+        p.dm("40 min 97140", bot_id="BOTHER", subtype="bot_message"),
+        p.dm("40 min 97140", bot_id=p.BOT_ID),
+        p.dm("40 min 97140", user=p.BOT_USER),
+    ):
         assert 200 == served.post(request).status_code
     served.post(p.dm("40 min 97140", user="U2"))  # a person, to know when the others would have landed
     fake_slack.wait("chat.postMessage", 1)
@@ -78,12 +82,15 @@ def test_feedback_click_is_recorded(served, querylog):
     assert 200 == served.post(p.feedback_click(value, user="U9")).status_code
     assert querylog.flush(3)
     with querylog.open_db() as db:
-        assert [(value[5:], "U9", 0)] == [(r["query_id"], r["user_id"], r["helpful"]) for r in db.table("feedback").rows]
+        assert [(value[5:], "U9", 0)] == [
+            (r["query_id"], r["user_id"], r["helpful"]) for r in db.table("feedback").rows
+        ]
 
 
 def test_rate_limited_web_api_call_is_retried(served, fake_slack):
     fake_slack.server.expect_oneshot_request("/chat.postMessage").respond_with_json(
-        {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"})
+        {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+    )
     served.post(p.mention("40 min 97140"))
     assert wait_until(lambda: len(fake_slack.calls("chat.postMessage")) == 2)
     assert served.idle()

@@ -17,8 +17,16 @@ def valid_blocks(blocks: list[dict]) -> None:
         Block.parse(block).validate_json()  # raises SlackObjectFormationError
 
 
-@pytest.mark.parametrize("message", ["40 min 97140 + 20 min 97124 + 97010", "do I need an NPI?", "best pizza in town",
-                                     "40 min 99999", "help"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "40 min 97140 + 20 min 97124 + 97010",
+        "do I need an NPI?",
+        "best pizza in town",
+        "40 min 99999",
+        "help",
+    ],
+)
 def test_answers_are_valid_block_kit(answerer, message):
     answer = answerer.answer(message)
     blocks = render.to_blocks(answer, query_id="q0123", asked=message)
@@ -29,8 +37,12 @@ def test_answers_are_valid_block_kit(answerer, message):
 
 
 def test_long_answers_are_split_and_capped_keeping_context_and_feedback():
-    answer = Answer("units", ("word " * 700 + "\n") * 60, context=("Rule: CMS 8-minute rule",),
-                    warnings=tuple(f"warning {n} " + "x" * 200 for n in range(300)))
+    answer = Answer(
+        "units",
+        ("word " * 700 + "\n") * 60,
+        context=("Rule: CMS 8-minute rule",),
+        warnings=tuple(f"warning {n} " + "x" * 200 for n in range(300)),
+    )
     blocks = render.to_blocks(answer, query_id="q1")
     assert len(blocks) == render.MAX_BLOCKS
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
@@ -40,15 +52,21 @@ def test_long_answers_are_split_and_capped_keeping_context_and_feedback():
 
 
 def test_sources_become_links_with_safe_labels():
-    answer = Answer("faq", "*Q*\nA", sources=(Source("CMS <manual> | ch. 5 & more", "https://cms.gov/x"),),
-                    context=("Source: CMS", "Last verified 2025-01-01"))
+    answer = Answer(
+        "faq",
+        "*Q*\nA",
+        sources=(Source("CMS <manual> | ch. 5 & more", "https://cms.gov/x"),),
+        context=("Source: CMS", "Last verified 2025-01-01"),
+    )
     context = render.to_blocks(answer)[-1]
     text = context["elements"][0]["text"]
     assert "Sources: <https://cms.gov/x|CMS ‹manual› / ch. 5 &amp; more>" == text
 
 
 def test_echo_makes_mentions_and_links_inert():
-    assert "&lt;!channel&gt; &lt;@U1&gt; &amp; &lt;https://x|y&gt;" == render.echo("<!channel> <@U1> & <https://x|y>")
+    assert "&lt;!channel&gt; &lt;@U1&gt; &amp; &lt;https://x|y&gt;" == render.echo(
+        "<!channel> <@U1> & <https://x|y>"
+    )
     assert "&lt;!here&gt; &amp;" == render.echo("&lt;!here&gt; &amp;")  # arrives escaped: not escaped twice
 
 
@@ -58,14 +76,33 @@ def test_modals_are_valid_views():
 
 
 def test_home_with_a_full_review_desk_is_a_valid_view_of_at_most_100_blocks():
-    usage = render.usage_blocks(rule_title="CMS 8-minute rule", profiles=["cigna"], examples=("40 min 97140",))
-    items = [ReviewItem(f"q{n:04d}", "no_match", f"question <!channel> {n}", query_id=f"q{n:04d}", detail="no answer")
-             for n in range(80)]
-    drafts = [{"id": f"draft-{n}", "question": "Q?", "answer": "A <@U1>", "drafted_by": "UREV1"} for n in range(3)]
-    stats = {"questions": 10, "answered_pct": 80.0, "helpful_pct": None, "feedback": 0, "unanswered": 2,
-             "top_entries": [{"entry_id": "npi-need", "count": 3}]}
-    desk = render.review_desk_blocks(stats=stats, drafts=drafts, items=items, viewer="UREV2",
-                                     budget=render.MAX_VIEW_BLOCKS - len(usage) - 2)
+    usage = render.usage_blocks(
+        rule_title="CMS 8-minute rule", profiles=["cigna"], examples=("40 min 97140",)
+    )
+    items = [
+        ReviewItem(
+            f"q{n:04d}", "no_match", f"question <!channel> {n}", query_id=f"q{n:04d}", detail="no answer"
+        )
+        for n in range(80)
+    ]
+    drafts = [
+        {"id": f"draft-{n}", "question": "Q?", "answer": "A <@U1>", "drafted_by": "UREV1"} for n in range(3)
+    ]
+    stats = {
+        "questions": 10,
+        "answered_pct": 80.0,
+        "helpful_pct": None,
+        "feedback": 0,
+        "unanswered": 2,
+        "top_entries": [{"entry_id": "npi-need", "count": 3}],
+    }
+    desk = render.review_desk_blocks(
+        stats=stats,
+        drafts=drafts,
+        items=items,
+        viewer="UREV2",
+        budget=render.MAX_VIEW_BLOCKS - len(usage) - 2,
+    )
     view = render.home_view(usage, desk)
     assert len(view["blocks"]) <= 100
     View(**view).validate_json()
@@ -77,7 +114,8 @@ def test_home_with_a_full_review_desk_is_a_valid_view_of_at_most_100_blocks():
 def rendered_text(node) -> list[str]:
     if isinstance(node, dict):
         return [v for k, v in node.items() if k == "text" and isinstance(v, str)] + [
-            t for k, v in node.items() if k not in ("value",) for t in rendered_text(v)]
+            t for k, v in node.items() if k not in ("value",) for t in rendered_text(v)
+        ]
     if isinstance(node, list):
         return [t for item in node for t in rendered_text(item)]
     return []

@@ -11,10 +11,12 @@ from tests import payloads as p
 from tests.conftest import dispatch
 
 QUESTION = "do massage folks need that ten digit provider thing"
-DRAFT = {"question": {"question": "Is hot stone massage billed separately?"},
-         "answer": {"answer": "No: hot stones are a technique within 97124 <!channel>, not a separate code."},
-         "codes": {"codes": "97124"},
-         "sources": {"sources": "AMTA billing guide https://www.amtamassage.org/billing"}}
+DRAFT = {
+    "question": {"question": "Is hot stone massage billed separately?"},
+    "answer": {"answer": "No: hot stones are a technique within 97124 <!channel>, not a separate code."},
+    "codes": {"codes": "97124"},
+    "sources": {"sources": "AMTA billing guide https://www.amtamassage.org/billing"},
+}
 
 
 async def ask(app, text: str, *, user: str = "U1") -> dict:
@@ -57,11 +59,18 @@ async def test_reviewer_home_has_the_desk_and_others_only_usage(slack_app, fake_
 async def test_linking_a_question_answers_it_from_the_next_question(slack_app, fake_slack, querylog):
     first = await ask(slack_app, QUESTION)
     assert "not sure I know the answer" in said(first)
-    options = json.loads((await dispatch(slack_app, p.block_suggestion("review_link", f"review:{first['query_id']}",
-                                                                      "npi", user="UREV1"))).body)
+    options = json.loads(
+        (
+            await dispatch(
+                slack_app,
+                p.block_suggestion("review_link", f"review:{first['query_id']}", "npi", user="UREV1"),
+            )
+        ).body
+    )
     assert "npi-need" in [o["value"] for o in options["options"]]
-    await dispatch(slack_app, p.external_select("review_link", f"review:{first['query_id']}", "npi-need",
-                                                user="UREV1"))
+    await dispatch(
+        slack_app, p.external_select("review_link", f"review:{first['query_id']}", "npi-need", user="UREV1")
+    )
     assert "Linked" in json.dumps(last_home(fake_slack, "UREV1"))
     again = await ask(slack_app, QUESTION, user="U2")  # no restart
     assert "NPI" in said(again) and "not sure" not in said(again)
@@ -78,31 +87,45 @@ async def test_non_reviewer_review_actions_change_nothing_and_are_logged(slack_a
     assert [] == options["options"]
     await dispatch(slack_app, p.external_select("review_link", block, "npi-need", user="U1"))
     await dispatch(slack_app, p.button("review_dismiss", first["query_id"], user="U1"))
-    await dispatch(slack_app, p.button("review_draft", json.dumps({"q": first["query_id"], "t": QUESTION}), user="U1"))
+    await dispatch(
+        slack_app, p.button("review_draft", json.dumps({"q": first["query_id"], "t": QUESTION}), user="U1")
+    )
     await dispatch(slack_app, p.view_submission("review_draft_submit", DRAFT, user="U1"))
     await dispatch(slack_app, p.button("review_refresh", "refresh", user="U1"))
     assert "not sure" in said(await ask(slack_app, QUESTION))  # still unanswered
     assert [] == fake_slack.calls("views.open") and [] == fake_slack.calls("views.publish")
-    assert [("U1", "link", False), ("U1", "dismiss", False), ("U1", "draft", False), ("U1", "draft", False)] == [
-        a for a in actions(querylog) if a[0] == "U1"]
+    assert [
+        ("U1", "link", False),
+        ("U1", "dismiss", False),
+        ("U1", "draft", False),
+        ("U1", "draft", False),
+    ] == [a for a in actions(querylog) if a[0] == "U1"]
     await dispatch(slack_app, p.home_opened("UREV1"))
     assert f"review:{first['query_id']}" in json.dumps(last_home(fake_slack, "UREV1"))  # still queued
 
 
 async def test_draft_needs_a_second_reviewer_then_answers(slack_app, fake_slack, querylog):
     first = await ask(slack_app, "is hot stone work billable as its own line")
-    await dispatch(slack_app, p.button("review_draft", json.dumps({"q": first["query_id"], "t": "is hot stone"}),
-                                       user="UREV1"))
+    await dispatch(
+        slack_app,
+        p.button("review_draft", json.dumps({"q": first["query_id"], "t": "is hot stone"}), user="UREV1"),
+    )
     [opened] = fake_slack.calls("views.open")
-    assert ("review_draft_submit", first["query_id"]) == (opened["view"]["callback_id"],
-                                                           opened["view"]["private_metadata"])
+    assert ("review_draft_submit", first["query_id"]) == (
+        opened["view"]["callback_id"],
+        opened["view"]["private_metadata"],
+    )
     assert "is hot stone" == opened["view"]["blocks"][0]["element"]["initial_value"]
-    response = await dispatch(slack_app, p.view_submission("review_draft_submit", DRAFT, user="UREV1",
-                                                           private_metadata=first["query_id"]))
+    response = await dispatch(
+        slack_app,
+        p.view_submission("review_draft_submit", DRAFT, user="UREV1", private_metadata=first["query_id"]),
+    )
     assert 200 == response.status and not response.body  # accepted: the modal closes
     assert "Drafted" in json.dumps(last_home(fake_slack, "UREV1"))
     draft_id = "is-hot-stone-massage-billed-separately"
-    assert "hot stones are a technique" not in said(await ask(slack_app, "Is hot stone massage billed separately?"))
+    assert "hot stones are a technique" not in said(
+        await ask(slack_app, "Is hot stone massage billed separately?")
+    )
 
     await dispatch(slack_app, p.button("review_approve", draft_id, user="UREV1"))  # own draft: refused
     assert "second reviewer" in json.dumps(last_home(fake_slack, "UREV1"))
@@ -116,7 +139,8 @@ async def test_draft_needs_a_second_reviewer_then_answers(slack_app, fake_slack,
     assert "hot stones are a technique within 97124" in text
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text  # the reviewer's text can't ping either
     assert [("UREV1", "draft", True), ("UREV1", "approve", False), ("UREV2", "approve", True)] == [
-        a for a in actions(querylog) if a[1] in ("draft", "approve")]
+        a for a in actions(querylog) if a[1] in ("draft", "approve")
+    ]
 
 
 async def test_draft_form_errors_come_back_to_the_modal(slack_app, querylog):
@@ -149,12 +173,17 @@ def test_review_flow_over_real_http(served, fake_slack, querylog):
     """One flow through uvicorn and the signature check: ask, link, ask again."""
     first = served.post(p.slash(QUESTION)).json()
     query_id = first["blocks"][-1]["elements"][0]["positive_button"]["value"][3:]
-    assert 200 == served.post(p.external_select("review_link", f"review:{query_id}", "npi-need",
-                                                user="UREV2")).status_code
+    assert (
+        200
+        == served.post(
+            p.external_select("review_link", f"review:{query_id}", "npi-need", user="UREV2")
+        ).status_code
+    )
     assert served.idle()
     assert "Linked" in json.dumps(last_home(fake_slack, "UREV2"))
     again = served.post(p.slash(QUESTION)).json()
     assert "NPI" in json.dumps(again["blocks"])
-    forged = served.post(p.external_select("review_link", f"review:{query_id}", "npi-need", user="UREV2"),
-                         secret="forged")
+    forged = served.post(
+        p.external_select("review_link", f"review:{query_id}", "npi-need", user="UREV2"), secret="forged"
+    )
     assert 401 == forged.status_code

@@ -26,8 +26,14 @@ class FakeSocketModeServer:
         self.connections += 1
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "local-test"},
-                            "connection_info": {"app_id": p.APP_ID}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "local-test"},
+                "connection_info": {"app_id": p.APP_ID},
+            }
+        )
         for envelope in self.envelopes:
             await ws.send_json(envelope)
         async for msg in ws:
@@ -50,18 +56,26 @@ class FakeSocketModeServer:
 
 
 def _envelope(envelope_id: str, kind: str, payload: dict, retry: int = 0) -> dict:
-    return {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": kind != "events_api",
-            "retry_attempt": retry, "retry_reason": "timeout" if retry else ""}
+    return {
+        "envelope_id": envelope_id,
+        "type": kind,
+        "payload": payload,
+        "accepts_response_payload": kind != "events_api",
+        "retry_attempt": retry,
+        "retry_reason": "timeout" if retry else "",
+    }
 
 
 async def test_socket_mode_answers_and_acks_envelopes(slack_app, fake_slack, querylog):
     slash = dict(parse_qsl(p.slash("97124 53 min")[0]))
     mention = json.loads(p.mention("40 min 97140", ts="1700000000.000100", event_id="EvSOCKET1")[0])
-    server = FakeSocketModeServer([
-        _envelope("env-1", "slash_commands", slash),
-        _envelope("env-2", "events_api", mention),
-        _envelope("env-3", "events_api", mention, retry=1),  # Slack re-delivers: acked, not answered
-    ])
+    server = FakeSocketModeServer(
+        [
+            _envelope("env-1", "slash_commands", slash),
+            _envelope("env-2", "events_api", mention),
+            _envelope("env-3", "events_api", mention, retry=1),  # Slack re-delivers: acked, not answered
+        ]
+    )
     url = await server.start()
     fake_slack.server.expect_request("/apps.connections.open").respond_with_json({"ok": True, "url": url})
     stop = asyncio.Event()
