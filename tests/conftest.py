@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 
 import httpx
 import pytest
@@ -159,11 +158,3 @@ def served(slack_app, querylog):
     bot = ServedBot(slack_app, querylog).start()
     yield bot
     bot.stop()
-
-
-@pytest.fixture
-def settings_factory(slack_settings):
-    def make(**changes) -> Settings:
-        return replace(slack_settings, **changes)
-
-    return make
