@@ -274,9 +274,12 @@ def serve(obj: _Ctx, force_http: bool, port: int | None):
       billing-bot serve            # Socket Mode with SLACK_APP_TOKEN, else HTTP on :3000
       billing-bot serve --http --port 8080
     """
-    from bot.serve import run_server
+    from bot.serve import ConfigError, run_server
 
-    run_server(obj.settings, force_http=force_http, port=port)
+    try:
+        run_server(obj.settings, force_http=force_http, port=port)
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc}\nSee \"Connect to Slack\" in the README.") from None
 
 
 @cli.command()

@@ -141,3 +141,11 @@ def test_interactive_chat_on_a_terminal(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert b"local chat" in out and b"3 units of 97140" in out
     assert 0 == os.waitstatus_to_exitcode(status)
+
+
+def test_serve_without_tokens_says_what_is_missing(tmp_path):
+    r = bb("serve", cwd=tmp_path)
+    assert 1 == r.returncode
+    assert b"SLACK_BOT_TOKEN" in r.stderr and b"Traceback" not in r.stderr
+    r = bb("serve", "--http", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+    assert b"SLACK_SIGNING_SECRET" in r.stderr and b"Traceback" not in r.stderr
