@@ -166,17 +166,18 @@ def _render(answer, as_json: bool, one_line: bool = False) -> str:
 
 def _batch(obj: _Ctx, as_json: bool, rule: str | None) -> None:
     """One answer line per input line, whatever the line holds (blank -> help, undecodable -> error)."""
-    out = sys.stdout
-    pending: list[str] = []
-    for raw in sys.stdin.buffer:
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        pending.append(_render(_answer(obj, text, rule, surface="cli"), as_json, one_line=True))
-        if len(pending) >= 512:  # write in chunks: per-line writes cost more than the answers
-            out.write("\n".join(pending) + "\n")
-            pending.clear()
-    if pending:
-        out.write("\n".join(pending) + "\n")
-    out.flush()
+    from bot.batch import answer_stream
+
+    obj.answerer(rule)  # load before any worker is forked
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def answer_line(text: str) -> str:
+        return _render(_answer(obj, text, rule, surface="cli"), as_json, one_line=True)
+
+    answer_stream(sys.stdin.fileno(), write, answer_line, parallel=not obj.logging)
 
 
 def _chat(obj: _Ctx, rule: str | None) -> None:

@@ -149,3 +149,30 @@ def test_serve_without_tokens_says_what_is_missing(tmp_path):
     assert b"SLACK_BOT_TOKEN" in r.stderr and b"Traceback" not in r.stderr
     r = bb("serve", "--http", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
     assert b"SLACK_SIGNING_SECRET" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_batch_answers_each_line_as_it_arrives():
+    """A program that writes one line and waits for its answer gets it (no deadlock on buffering)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
+    env["BILLING_BOT_LOG_CLI"] = "0"
+    p = subprocess.Popen([BIN, "ask", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    try:
+        for line, units in ((b"40 min 97140\n", 3), (b"97010\n", 0)):
+            p.stdin.write(line)
+            p.stdin.flush()
+            assert units == json.loads(p.stdout.readline())["total_units"]
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert 0 == p.returncode
+
+
+def test_large_batch_keeps_order(tmp_path):
+    lines = [f"{m} min 97140" for m in range(1, 3001)]
+    src = tmp_path / "notes.txt"
+    src.write_text("\n".join(lines))  # no newline at the end: the last line still counts
+    with src.open("rb") as fh:
+        r = subprocess.run([BIN, "ask", "--json", "-"], stdin=fh, capture_output=True, timeout=120,
+                           env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [m for m in range(1, 3001)] == [o["total_minutes"] for o in out]
