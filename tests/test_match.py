@@ -273,10 +273,31 @@ def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
     assert {"florida": "FL", "fl": "FL", "oregon": "OR"} == vocab.state_names
 
 
+def test_a_message_without_billing_words_needs_a_clearer_match(matcher):
+    # Technique talk that shares one topic word with an entry is not a billing question ...
+    assert best_id(matcher.match("swedish massage for a stiff neck")) is None
+    assert "code-97124" == matcher.match("swedish massage for a stiff neck").candidates[0].entry.id
+    # ... the same words asking about the code are; and a clear match needs no billing word.
+    assert "code-97124" == best_id(matcher.match("swedish massage code for a stiff neck"))
+    assert "code-97140" == best_id(matcher.match("best way to do myofascial release"))
+
+
+def test_without_billing_words_in_the_vocabulary_every_message_counts_as_billing(vocabulary):
+    plain = Matcher(
+        ENTRIES, vocabulary=Vocabulary(synonyms=vocabulary.synonyms, stopwords=vocabulary.stopwords)
+    )
+    assert "code-97124" == best_id(plain.match("swedish massage for a stiff neck"))
+
+
+def test_vocabulary_reads_billing_words():
+    vocab = Vocabulary.from_dict({"billing_words": ["Bill", "prior auth"]})
+    assert {"bill", "prior auth"} == vocab.billing_words
+
+
 def test_eval_set_accuracy_does_not_regress():
     """The labelled questions through the matcher (python -m tests.eval.run_eval for the details).
 
-    The issue's target is 95% / 95%; the matcher measured 94.2% top-1 in scope and 94.9%
+    The issue's target is 95% / 95%; the matcher measured 95.0% top-1 in scope and 98.7%
     correct declines when tuned (see the report). These floors catch regressions.
     """
     from bot.kb import load_kb
@@ -284,8 +305,8 @@ def test_eval_set_accuracy_does_not_regress():
 
     report = evaluate("matcher", matcher_predictor(load_kb()), load_questions())
     assert report.in_scope >= 200 and report.out_of_scope >= 50
-    assert report.accuracy >= 0.93, [m.question.q for m in report.misses if m.question.expect]
-    assert report.decline_rate >= 0.93, [m.question.q for m in report.misses if not m.question.expect]
+    assert report.accuracy >= 0.94, [m.question.q for m in report.misses if m.question.expect]
+    assert report.decline_rate >= 0.96, [m.question.q for m in report.misses if not m.question.expect]
 
 
 def test_vocabulary_rejects_words_yaml_read_as_booleans(tmp_path):
