@@ -102,7 +102,7 @@ def http_app(app: AsyncApp, querylog=None, *, health=None) -> Starlette:
 def check(settings: Settings, http: bool) -> None:
     if not settings.slack_bot_token:
         raise ConfigError(
-            "SLACK_BOT_TOKEN is not set (the bot token, xoxb-...): see docs/connect-to-slack.md"
+            "SLACK_BOT_TOKEN is not set (the bot token, xoxb-...): see 'Connect to Slack' in README.md"
         )
     if http and not settings.slack_signing_secret:
         raise ConfigError(
