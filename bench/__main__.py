@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-MODULES = ["bench.bench_core", "bench.bench_match", "bench.bench_log", "bench.bench_slack"]
+MODULES = ["bench.bench_core", "bench.bench_match", "bench.bench_log", "bench.bench_log_latency", "bench.bench_slack"]
 
 
 def main(argv: list[str]) -> int:

@@ -74,8 +74,10 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
         slack_api_url=api_url,
         db_path=os.path.join(db_dir, f"{kind}.db"),
     )
-    if kind == "bot":
+    if kind in ("bot", "bot-nolog"):
         app, querylog = build_components(settings)
+        if kind == "bot-nolog":  # the same bot with the query log switched off (bench_log_latency)
+            querylog.record_query = lambda record: None
         asgi = http_app(app, querylog)
     else:
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mix", choices=("units", "mixed"), default="units")
-    parser.add_argument("--serve", choices=("bot", "floor"))
+    parser.add_argument("--serve", choices=("bot", "bot-nolog", "floor"))
     parser.add_argument("--load")
     parser.add_argument("--port", type=int)
     parser.add_argument("--api-url")
