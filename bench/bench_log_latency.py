@@ -8,16 +8,13 @@ copies of the bot served the same way (uvicorn), one with logging on and one wit
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from http.server import ThreadingHTTPServer
 
-from bench.bench_slack import _FakeApi, _free_port, _wait_listening, messages, signed_bodies
+from bench.bench_slack import _FakeApi, _wait_listening, messages, signed_bodies, spawn_server
 
 
 async def _alternate(urls: dict[str, str], bodies: list[tuple[bytes, dict]]) -> dict[str, list[float]]:
@@ -44,9 +41,7 @@ def main(n: int = 1500) -> dict:
     with tempfile.TemporaryDirectory() as db_dir:
         try:
             for kind in ("bot", "bot-nolog"):
-                port = _free_port()
-                procs[kind] = subprocess.Popen([sys.executable, "-m", "bench.bench_slack", "--serve", kind,
-                                                "--port", str(port), "--api-url", api_url, "--db-dir", db_dir])
+                procs[kind], port = spawn_server(kind, api_url, db_dir)
                 urls[kind] = f"http://127.0.0.1:{port}/slack/events"
                 _wait_listening(port)
             bodies = signed_bodies(messages(n + 200, "units"))

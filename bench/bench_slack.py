@@ -216,6 +216,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def spawn_server(kind: str, api_url: str, db_dir: str) -> tuple[subprocess.Popen, int]:
+    """Start `kind` (bot, bot-nolog or floor) on uvicorn in its own process; returns it and its port."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "bench.bench_slack", "--serve", kind, "--port", str(port),
+           "--api-url", api_url, "--db-dir", db_dir]
+    return subprocess.Popen(cmd), port
+
+
 def _wait_listening(port: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -274,22 +282,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as db_dir:
         try:
             for kind in ("floor", "bot"):
-                ports[kind] = _free_port()
-                procs[kind] = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.bench_slack",
-                        "--serve",
-                        kind,
-                        "--port",
-                        str(ports[kind]),
-                        "--api-url",
-                        api_url,
-                        "--db-dir",
-                        db_dir,
-                    ]
-                )
+                procs[kind], ports[kind] = spawn_server(kind, api_url, db_dir)
             for kind in procs:
                 _wait_listening(ports[kind])
                 _run_load(
