@@ -418,7 +418,11 @@ class Matcher:
 
         scores = self._score(query.words, named, query.states)
         ranked = heapq.nlargest(3, scores.items(), key=lambda kv: kv[1])
-        candidates = tuple(Match(self._entries[i], round(s, 1)) for i, s in ranked if s >= SUGGESTION_FLOOR)
+        # Ranked on the uncapped score (two entries can both pass 100 with their code bonus);
+        # the score shown is capped at 100.
+        candidates = tuple(
+            Match(self._entries[i], round(min(s, 100.0), 1)) for i, s in ranked if s >= SUGGESTION_FLOOR
+        )
         threshold = self.threshold
         billing = self._normalise.billing_words
         if billing and not typed and billing.isdisjoint(query.words):
@@ -479,7 +483,7 @@ class Matcher:
         query_text = " ".join(words)
         text_scores = {index: self._entry_score(index, weights, wq, query_text)[0] for index in overlap}
         return {
-            index: max(0.0, min(100.0, text_score + self._adjust(self._entries[index], named, states)))
+            index: max(0.0, text_score + self._adjust(self._entries[index], named, states))
             for index, text_score in text_scores.items()
         }
 
