@@ -244,7 +244,7 @@ def kb_check():
     """
     from bot.codes import KNOWLEDGE_DIR, load_code_table
     from bot.errors import KnowledgeError
-    from bot.kb import check_kb
+    from bot.kb import check_kb, check_phrasings, load_kb
     from bot.schema import check_tables
 
     problems: list = check_tables(KNOWLEDGE_DIR)
@@ -255,6 +255,9 @@ def kb_check():
             problems.append(str(exc))
         else:
             problems += check_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known, today=date.today())
+            if not problems:
+                ids = [e.id for e in load_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known).entries]
+                problems += check_phrasings(KNOWLEDGE_DIR / "phrasings.yaml", ids)
     for p in problems:
         click.echo(str(p))
     if problems:

@@ -339,3 +339,26 @@ def check_kb(faq_dir: Path = FAQ_DIR, *, known_codes: Iterable[str] | None, toda
     """Every problem in the knowledge base, in file order (empty when all is well)."""
     codes = frozenset(known_codes) if known_codes is not None else None
     return _scan(Path(faq_dir), codes, today)[1]
+
+
+def check_phrasings(path: Path, entry_ids: Iterable[str]) -> list[Problem]:
+    """Problems in knowledge/phrasings.yaml (reviewers' linked phrasings, written by `review export`):
+    it must map known entry ids to lists of text."""
+    if not path.exists():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
+        return [Problem(str(path), line, f"not valid YAML: {exc}")]
+    table = data.get("phrasings") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        return [Problem(str(path), 1, "expected a mapping `phrasings: {entry-id: [text, ...]}`")]
+    known = set(entry_ids)
+    problems = []
+    for entry_id, texts in table.items():
+        if entry_id not in known:
+            problems.append(Problem(str(path), 1, f"phrasings for unknown entry {entry_id!r}"))
+        if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):
+            problems.append(Problem(str(path), 1, f"{entry_id}: phrasings must be a list of text"))
+    return problems

@@ -254,3 +254,13 @@ def test_shipped_knowledge_base_is_clean():
     problems = check_kb(FAQ_DIR, known_codes=_shipped_code_table(), today=TODAY)
     assert [] == [str(p) for p in problems]
     assert len(load_kb(FAQ_DIR)) >= 40
+
+
+def test_linked_phrasings_file_is_checked(tmp_path):
+    from bot.kb import check_phrasings
+
+    path = tmp_path / "phrasings.yaml"
+    assert [] == check_phrasings(path, ["npi-need"])  # no file: nothing to check
+    path.write_text("phrasings:\n  npi-need: [do lmts need a provider number]\n  nope: [x]\n  npi-apply: oops\n")
+    messages = [p.message for p in check_phrasings(path, ["npi-need", "npi-apply"])]
+    assert ["phrasings for unknown entry 'nope'", "npi-apply: phrasings must be a list of text"] == messages
