@@ -78,7 +78,7 @@ class Answerer:
         self.default_rule = self.rules.get(name).name
 
     @classmethod
-    def from_knowledge(cls, directory: Path = KNOWLEDGE_DIR, *, default_rule: str | None = None) -> "Answerer":
+    def from_knowledge(cls, directory: Path = KNOWLEDGE_DIR, *, default_rule: str | None = None) -> Answerer:
         knowledge = Knowledge(load_code_table(directory / "codes.yaml"), load_rule_book(directory / "rules.yaml"), directory)
         return cls(knowledge, default_rule=default_rule)
 

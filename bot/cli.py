@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from datetime import date
+from typing import ClassVar
 
 import click
 
@@ -72,7 +73,7 @@ class _LazyGroup(click.Group):
     """Loads the `log` and `review` commands (bot/cli_log.py, which needs SQLite) only when used,
     so `billing-bot ask` doesn't pay for importing them."""
 
-    lazy = {"log": "log_group", "review": "review_group"}
+    lazy: ClassVar[dict[str, str]] = {"log": "log_group", "review": "review_group"}
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.lazy})

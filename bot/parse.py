@@ -42,7 +42,7 @@ _DURATION = re.compile(
 _CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|range|family)\b)", re.IGNORECASE)
 # Numbers that look like a mistyped 97xxx code: 4 or 6 digits starting 97.
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
-_CODE_MINUTES = re.compile(rf"^\s*[:=]\s*(\d{{1,3}})(?![\d:])")  # "97110: 33" (minutes after a colon)
+_CODE_MINUTES = re.compile(r"^\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
 _REVERSE = re.compile(r"(?P<n>\d{1,3})\s*units?\b", re.IGNORECASE)
 _REVERSE_ASK = re.compile(
     r"\bhow\s+(?:many\s+min|much\s+time|long)|\bmin(?:ute)?s?\s+(?:for|in|per|needed|do\s+i\s+need|to\s+bill|=)|=\s*\?",

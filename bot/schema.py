@@ -50,7 +50,7 @@ class CodesFile(_Model):
     sources: tuple[SourceRef, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CodesFile":
+    def _consistent(self) -> CodesFile:
         known = {c.code for c in self.codes}
         if len(known) != len(self.codes):
             raise ValueError("duplicate code in codes")
@@ -88,7 +88,7 @@ class RulesFile(_Model):
     rules: tuple[Rule, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RulesFile":
+    def _consistent(self) -> RulesFile:
         names = [r.name for r in self.rules]
         if len(names) != len(set(names)):
             raise ValueError("rule names must be unique")

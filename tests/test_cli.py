@@ -18,7 +18,7 @@ def bb(*args: str, stdin: bytes | None = None, env: dict | None = None, cwd=None
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
     full_env["BILLING_BOT_LOG_CLI"] = "0"
     full_env.update(env or {})
-    return subprocess.run([BIN, *args], input=stdin, capture_output=True, env=full_env, cwd=cwd, timeout=60)
+    return subprocess.run([BIN, *args], check=False, input=stdin, capture_output=True, env=full_env, cwd=cwd, timeout=60)
 
 
 def test_ask_text():
@@ -93,7 +93,7 @@ def test_usage_errors_exit_2(args):
 
 
 def test_python_dash_m_works():
-    r = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "97010"], capture_output=True, timeout=60,
+    r = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", "97010"], check=False, capture_output=True, timeout=60,
                        env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
     assert "units" == json.loads(r.stdout)["kind"]
 
@@ -173,7 +173,7 @@ def test_large_batch_keeps_order(tmp_path):
     src = tmp_path / "notes.txt"
     src.write_text("\n".join(lines))  # no newline at the end: the last line still counts
     with src.open("rb") as fh:
-        r = subprocess.run([BIN, "ask", "--json", "-"], stdin=fh, capture_output=True, timeout=120,
+        r = subprocess.run([BIN, "ask", "--json", "-"], check=False, stdin=fh, capture_output=True, timeout=120,
                            env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
     out = [json.loads(x) for x in r.stdout.splitlines()]
     assert minutes == [o["total_minutes"] for o in out]
