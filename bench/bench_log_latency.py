@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
-from bench.bench_slack import _FakeApi, _wait_listening, messages, signed_bodies, spawn_server
+from bench.bench_slack import messages, running_servers, signed_bodies
 
 
 async def _alternate(urls: dict[str, str], bodies: list[tuple[bytes, dict]]) -> dict[str, list[float]]:
@@ -34,25 +31,11 @@ async def _alternate(urls: dict[str, str], bodies: list[tuple[bytes, dict]]) -> 
 
 
 def main(n: int = 1500) -> dict:
-    api = ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    api_url = f"http://127.0.0.1:{api.server_address[1]}/"
-    procs, urls = {}, {}
-    with tempfile.TemporaryDirectory() as db_dir:
-        try:
-            for kind in ("bot", "bot-nolog"):
-                procs[kind], port = spawn_server(kind, api_url, db_dir)
-                urls[kind] = f"http://127.0.0.1:{port}/slack/events"
-                _wait_listening(port)
-            bodies = signed_bodies(messages(n + 200, "units"))
-            asyncio.run(_alternate(urls, bodies[:200]))  # warm up
-            times = asyncio.run(_alternate(urls, bodies[200:]))
-        finally:
-            for proc in procs.values():
-                proc.terminate()
-            for proc in procs.values():
-                proc.wait(20)
-            api.shutdown()
+    with running_servers(("bot", "bot-nolog")) as servers:
+        urls = {kind: f"http://127.0.0.1:{port}/slack/events" for kind, (_, port) in servers.items()}
+        bodies = signed_bodies(messages(n + 200, "units"))
+        asyncio.run(_alternate(urls, bodies[:200]))  # warm up
+        times = asyncio.run(_alternate(urls, bodies[200:]))
     result = {}
     for kind, values in times.items():
         q = statistics.quantiles(values, n=100)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -224,6 +225,28 @@ def spawn_server(kind: str, api_url: str, db_dir: str) -> tuple[subprocess.Popen
     return subprocess.Popen(cmd), port
 
 
+@contextlib.contextmanager
+def running_servers(kinds):
+    """A fake Web API and one server process per kind, listening; yields {kind: (process, port)}."""
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    api_url = f"http://127.0.0.1:{api.server_address[1]}/"
+    servers: dict = {}
+    with tempfile.TemporaryDirectory() as db_dir:
+        try:
+            for kind in kinds:
+                servers[kind] = spawn_server(kind, api_url, db_dir)
+            for _, port in servers.values():
+                _wait_listening(port)
+            yield servers
+        finally:
+            for proc, _ in servers.values():
+                proc.terminate()
+            for proc, _ in servers.values():
+                proc.wait(20)
+            api.shutdown()
+
+
 def _wait_listening(port: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -275,35 +298,21 @@ def main(argv: list[str] | None = None) -> dict:
         load(args.load, args.requests, args.concurrency, args.mix)
         return {}
 
-    api = ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    api_url = f"http://127.0.0.1:{api.server_address[1]}/"
-    procs, ports = {}, {}
-    with tempfile.TemporaryDirectory() as db_dir:
-        try:
-            for kind in ("floor", "bot"):
-                procs[kind], ports[kind] = spawn_server(kind, api_url, db_dir)
-            for kind in procs:
-                _wait_listening(ports[kind])
-                _run_load(
-                    ports[kind], 300, args.concurrency, args.mix
-                )  # warm up (imports, auth.test, caches)
-            # Alternate which goes first, so drift in the machine's load (other jobs) hits both alike;
-            # the ratios are taken per round, from runs seconds apart.
-            rounds: dict[str, list[dict]] = {"floor": [], "bot": []}
-            for n in range(args.rounds):
-                for kind in ("floor", "bot") if n % 2 == 0 else ("bot", "floor"):
-                    cpu = _cpu_seconds(procs[kind].pid)
-                    figures = _run_load(ports[kind], args.requests, args.concurrency, args.mix)
-                    figures["cpu_ms"] = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
-                    rounds[kind].append(figures)
-            rss = {kind: _rss_mb(proc.pid) for kind, proc in procs.items()}
-        finally:
-            for proc in procs.values():
-                proc.terminate()
-            for proc in procs.values():
-                proc.wait(20)
-            api.shutdown()
+    with running_servers(("floor", "bot")) as servers:
+        procs = {kind: proc for kind, (proc, _) in servers.items()}
+        ports = {kind: port for kind, (_, port) in servers.items()}
+        for kind in procs:
+            _run_load(ports[kind], 300, args.concurrency, args.mix)  # warm up (imports, auth.test, caches)
+        # Alternate which goes first, so drift in the machine's load (other jobs) hits both alike;
+        # the ratios are taken per round, from runs seconds apart.
+        rounds: dict[str, list[dict]] = {"floor": [], "bot": []}
+        for n in range(args.rounds):
+            for kind in ("floor", "bot") if n % 2 == 0 else ("bot", "floor"):
+                cpu = _cpu_seconds(procs[kind].pid)
+                figures = _run_load(ports[kind], args.requests, args.concurrency, args.mix)
+                figures["cpu_ms"] = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
+                rounds[kind].append(figures)
+        rss = {kind: _rss_mb(proc.pid) for kind, proc in procs.items()}
 
     def median(kind: str, key: str) -> float:
         return statistics.median(r[key] for r in rounds[kind])

@@ -91,18 +91,14 @@ class Answerer:
 
     @cached_property
     def matcher(self):
+        from bot.kb import load_phrasings
         from bot.match import Matcher, load_vocabulary
 
         matcher = Matcher(self.kb.entries, vocabulary=load_vocabulary(self.knowledge.directory / "vocabulary.yaml"))
-        extra = self.knowledge.directory / "phrasings.yaml"
-        if extra.exists():
-            import yaml
-
-            data = yaml.safe_load(extra.read_text(encoding="utf-8")) or {}
-            for entry_id, phrasings in (data.get("phrasings") or {}).items():
-                for phrasing in phrasings or ():
-                    if self.kb.get(entry_id) is not None:
-                        matcher.add_phrasing(entry_id, phrasing)
+        for entry_id, phrasings in load_phrasings(self.knowledge.directory / "phrasings.yaml").items():
+            if self.kb.get(entry_id) is not None:
+                for phrasing in phrasings:
+                    matcher.add_phrasing(entry_id, phrasing)
         return matcher
 
     def resolve_rule(self, name: str | None) -> Rule:
@@ -371,7 +367,9 @@ class Answerer:
 
     # -- questions ----------------------------------------------------------------------------------
     def _faq(self, req: Request) -> Answer:
-        unknown = [c for c in req.unknown_codes if c not in self.kb_codes]
+        # Codes outside the code table: KB entries may only name table codes (kb check), and the
+        # matcher itself ignores any an approved draft has since taught it.
+        unknown = req.unknown_codes
         result = self.matcher.match(req.text, req.codes, unknown_codes=unknown)
         suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
         if result.best is None:
@@ -392,10 +390,6 @@ class Answerer:
         return Answer("faq", f"*{escape(entry.question)}*\n{entry.answer.strip()}",
                       context=tuple(c for c in context if c), id=entry.id, score=round(result.best.score, 1),
                       sources=sources, suggestions=others, query=req.text)
-
-    @cached_property
-    def kb_codes(self) -> frozenset[str]:
-        return frozenset(c for e in self.kb.entries for c in e.codes) | self.codes.known
 
     def help(self, text: str = "") -> Answer:
         rule = self.resolve_rule(None)

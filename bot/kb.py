@@ -341,9 +341,23 @@ def check_kb(faq_dir: Path = FAQ_DIR, *, known_codes: Iterable[str] | None, toda
     return _scan(Path(faq_dir), codes, today)[1]
 
 
+def load_phrasings(path: Path) -> dict:
+    """knowledge/phrasings.yaml (reviewers' linked phrasings, written by `review export`) as
+    `{entry-id: [text, ...]}`; {} when there is no file. Shape errors are `check_phrasings`' job.
+
+    :raises yaml.YAMLError: when the file is not YAML.
+    """
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    table = data.get("phrasings") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        return {}
+    return {key: [t for t in texts if isinstance(t, str)] for key, texts in table.items() if isinstance(texts, list)}
+
+
 def check_phrasings(path: Path, entry_ids: Iterable[str]) -> list[Problem]:
-    """Problems in knowledge/phrasings.yaml (reviewers' linked phrasings, written by `review export`):
-    it must map known entry ids to lists of text."""
+    """Problems in knowledge/phrasings.yaml: it must map known entry ids to lists of text."""
     if not path.exists():
         return []
     try:
@@ -351,12 +365,11 @@ def check_phrasings(path: Path, entry_ids: Iterable[str]) -> list[Problem]:
     except yaml.YAMLError as exc:
         line = exc.problem_mark.line + 1 if getattr(exc, "problem_mark", None) else 1
         return [Problem(str(path), line, f"not valid YAML: {exc}")]
-    table = data.get("phrasings") if isinstance(data, dict) else None
-    if not isinstance(table, dict):
+    if not isinstance(data, dict) or not isinstance(data.get("phrasings"), dict):
         return [Problem(str(path), 1, "expected a mapping `phrasings: {entry-id: [text, ...]}`")]
     known = set(entry_ids)
     problems = []
-    for entry_id, texts in table.items():
+    for entry_id, texts in data["phrasings"].items():
         if entry_id not in known:
             problems.append(Problem(str(path), 1, f"phrasings for unknown entry {entry_id!r}"))
         if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):

@@ -9,7 +9,6 @@ the clause starts with. It never raises: anything odd becomes a `Problem` for th
 
 from __future__ import annotations
 
-import html
 import re
 from typing import NamedTuple
 
@@ -294,8 +293,3 @@ def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[S
         segments = [Segment(segments[0].code, sum(loose), segments[0].said)]
         loose = []
     return segments, loose
-
-
-def unescape_for_match(text: str) -> str:
-    """Plain text for the matcher: Slack markup gone, HTML entities decoded."""
-    return html.unescape(strip_slack_markup(text))
