@@ -1,7 +1,7 @@
 """Question -> the FAQ entry it asks about, or an honest "not sure".
 
-Both sides are normalised the same way (case, punctuation, the synonyms, stop-words and
-state names of knowledge/vocabulary.yaml, a light stemmer), and the question's typos are
+Both sides are normalised the same way (case, punctuation, the synonyms, stop-words, stop-phrases
+and state names of knowledge/vocabulary.yaml, a light stemmer), and the question's typos are
 corrected against the words the knowledge base uses. Each entry is scored on its best
 question/phrasing by IDF-weighted word overlap (rare words like "ncci" count more than
 "massage"): how much of the question the entry explains (recall; words found only in its
@@ -93,10 +93,11 @@ def _is_code(token: str, after: str) -> bool:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Synonyms, stop-words and state names (domain data, from knowledge/vocabulary.yaml)."""
+    """Synonyms, stop-words and -phrases, state names (domain data, from knowledge/vocabulary.yaml)."""
 
     synonyms: dict[str, str] = field(default_factory=dict)  # variant (lower-case) -> canonical
     stopwords: frozenset[str] = frozenset()
+    stop_phrases: frozenset[str] = frozenset()  # chatter of several words ("in charge of"), dropped
     weak_words: frozenset[str] = frozenset()  # stemmed; they count at WEAK_WORD_WEIGHT
     billing_words: frozenset[str] = frozenset()  # as written; a message using none needs a clearer match
     state_names: dict[str, str] = field(default_factory=dict)  # "florida", "fl" -> "FL"
@@ -125,6 +126,9 @@ class Vocabulary:
         return cls(
             synonyms=synonyms,
             stopwords=frozenset(w.lower() for w in _texts(data.get("stopwords") or (), "stopwords")),
+            stop_phrases=frozenset(
+                p.lower() for p in _texts(data.get("stop_phrases") or (), "stop_phrases")
+            ),
             weak_words=frozenset(
                 _stem(w.lower()) for w in _texts(data.get("weak_words") or (), "weak_words")
             ),
@@ -196,12 +200,14 @@ class _Normaliser:
     """Turns raw text into content words, identically for questions and phrasings.
 
     Vocabulary phrases ("work comp", "l&i", "florida") become one token each, so a concept
-    counts once however it was written.
+    counts once however it was written; stop-phrases ("in charge of") become none.
     """
 
     def __init__(self, vocab: Vocabulary):
         self.vocab = vocab
-        self._phrases: dict[tuple[str, ...], tuple[str, str | None]] = {}
+        self._phrases: dict[tuple[str, ...], tuple[str | None, str | None]] = {}  # token None: dropped
+        for phrase in vocab.stop_phrases:
+            self._add_phrase(phrase, None, None)
         for variant, canonical in vocab.synonyms.items():
             self._add_phrase(variant, _token_of(canonical), None)
         for name, code in vocab.state_names.items():
@@ -218,7 +224,7 @@ class _Normaliser:
         self.billing_words = frozenset(w for term in vocab.billing_words for w in self(term).words)
         self.known = {t for key in self._phrases for t in key} | set(vocab.stopwords)  # raw words spelt right
 
-    def _add_phrase(self, phrase: str, token: str, state: str | None) -> None:
+    def _add_phrase(self, phrase: str, token: str | None, state: str | None) -> None:
         key = tuple(t.lower() for t in _TOKEN.findall(_APOSTROPHE.sub("", phrase)))
         if key:
             self._phrases[key] = (token, state)
@@ -248,7 +254,8 @@ class _Normaliser:
             for n in self._lengths.get(word, ()):
                 hit = self._phrases.get(tuple(low[i : i + n])) if i + n <= end else None
                 if hit is not None:
-                    words.append(hit[0])
+                    if hit[0] is not None:
+                        words.append(hit[0])
                     if hit[1]:
                         states.add(hit[1])
                     i += n

@@ -273,6 +273,15 @@ def test_vocabulary_from_dict_reads_synonyms_stopwords_and_states():
     assert {"florida": "FL", "fl": "FL", "oregon": "OR"} == vocab.state_names
 
 
+def test_stop_phrases_are_dropped_like_stop_words():
+    vocab = Vocabulary.from_dict({"stop_phrases": ["In charge of"], "stopwords": ["who", "is"]})
+    assert {"in charge of"} == vocab.stop_phrases
+    matcher = Matcher(ENTRIES, vocabulary=vocab)
+    # "charge" alone is a word; inside the idiom it is chatter
+    assert ("charg", "cpt") == matcher._normalise("charge cpt").words  # stemmed
+    assert ("cpt",) == matcher._normalise("who is in charge of cpt").words
+
+
 def test_a_message_without_billing_words_needs_a_clearer_match(matcher):
     # Technique talk that shares one topic word with an entry is not a billing question ...
     assert best_id(matcher.match("swedish massage for a stiff neck")) is None
