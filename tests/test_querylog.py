@@ -86,7 +86,7 @@ def test_schema_comes_from_migrations_with_wal(make_log, db_path):
         assert "wal" == db.journal_mode
         assert [] == MIGRATIONS.pending(db)
         MIGRATIONS.apply(db)  # applying again changes nothing
-        assert 6 == len(MIGRATIONS.applied(db))
+        assert 7 == len(MIGRATIONS.applied(db))
 
 
 def test_record_query_is_redacted_and_stored(make_log, db_path):
@@ -204,6 +204,32 @@ def test_purge_deletes_old_questions_and_their_feedback(make_log, db_path):
     assert 1 == log.purge(timedelta(days=90))
     assert [new.id] == [r["id"] for r in rows(db_path)]
     assert [] == rows(db_path, "feedback")
+
+
+def search(db_path, words):
+    with Database(db_path) as db:
+        db.execute("INSERT INTO queries_fts (queries_fts) VALUES ('integrity-check')")  # raises if corrupt
+        return [r[0] for r in db.execute(
+            "SELECT q.id FROM queries_fts JOIN queries q ON q.rowid = queries_fts.rowid "
+            "WHERE queries_fts MATCH ? ORDER BY q.id", [words]
+        )]
+
+
+def test_search_index_follows_the_log_in_batches_and_after_purges(make_log, db_path):
+    log = make_log().start()
+    old = rec(text="do I need an NPI number", ts=ago(days=100))
+    log.record_query(old)
+    assert log.close()
+    assert [old.id] == search(db_path, "npi")
+    with Database(db_path) as db:
+        assert [] == db.triggers  # indexed by the writer in one statement, not a trigger per row
+    log = make_log().start()
+    new = rec(text="massages for NPIs")
+    log.record_query(new)
+    assert log.flush()
+    assert 1 == log.purge(timedelta(days=90))
+    assert log.close()
+    assert [new.id] == search(db_path, "npi") == search(db_path, "massage")  # porter: NPIs, massages
 
 
 def test_purge_days_setting_purges_when_the_writer_starts(make_log, db_path):
