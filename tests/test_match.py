@@ -282,6 +282,23 @@ def test_stop_phrases_are_dropped_like_stop_words():
     assert ("cpt",) == matcher._normalise("who is in charge of cpt").words
 
 
+def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
+    vocab = Vocabulary.from_dict(
+        {
+            "stopwords": ["my", "for", "do", "i", "a", "the", "how"],
+            "off_topic": {"own-insurance": ["liability insurance for my practice"]},
+        }
+    )
+    matcher = Matcher(ENTRIES, vocabulary=vocab, threshold=10)
+    assert {"own-insurance": ("liability insurance for my practice",)} == vocab.off_topic
+    result = matcher.match("liability insurance for my massage practice")
+    assert result.best is None
+    # the off-topic questions are never offered as suggestions, and don't touch other questions
+    assert all(m.entry.id in {e.id for e in ENTRIES} for m in result.candidates)
+    assert "eight-minute-rule" == best_id(matcher.match("how does the eight minute rule work"))
+    assert {e.id for e in ENTRIES} == {e.id for e in matcher.entries}
+
+
 def test_a_message_without_billing_words_needs_a_clearer_match(matcher):
     # Technique talk that shares one topic word with an entry is not a billing question ...
     assert best_id(matcher.match("swedish massage for a stiff neck")) is None
