@@ -9,7 +9,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.model import Answer, UnitLine
-from bot.querylog import MIGRATIONS, QueryLog, QueryRecord, new_query_id, parse_age, utc_now
+from bot.querylog import MIGRATIONS, QUERY_COLUMNS, QueryLog, QueryRecord, new_query_id, parse_age, utc_now
 
 FAST = {"busy_timeout": 0.05, "retry_max": 0.05, "flush_interval": 0.01}
 TABLES = {
@@ -83,6 +83,7 @@ def test_schema_comes_from_migrations_with_wal(make_log, db_path):
     with Database(db_path) as db:
         assert TABLES <= set(db.table_names())
         assert "queries_fts" in db.table_names()
+        assert QUERY_COLUMNS == tuple(db.table("queries").columns_dict)  # the writer's prepared INSERT
         assert "wal" == db.journal_mode
         assert [] == MIGRATIONS.pending(db)
         MIGRATIONS.apply(db)  # applying again changes nothing
