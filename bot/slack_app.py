@@ -136,8 +136,9 @@ class SkipBotsAndRedeliveries(AsyncMiddleware):
     """Drop other bots' messages (Bolt drops our own) and Slack's re-deliveries of an event already
     seen (`X-Slack-Retry-Num`, either mode): acknowledged, so Slack stops retrying, never answered twice.
 
-    A middleware class rather than a function: it runs on every request, and Bolt's keyword
-    injection for function middleware costs more than the check itself."""
+    Attached to the event listeners only, so slash commands and button clicks don't pay for it;
+    a middleware class rather than a function, as Bolt's keyword injection for function
+    middleware costs more than the check itself."""
 
     def __init__(self, querylog: QueryLog):
         self.log = querylog
@@ -169,11 +170,11 @@ class _Listeners:
         background.on_error = self.report
 
     def register(self, app: AsyncApp) -> None:
-        app.middleware(SkipBotsAndRedeliveries(self.log))
+        events = [SkipBotsAndRedeliveries(self.log)]
         app.command(COMMAND)(self.units_command)
-        app.event("app_mention")(self.app_mention)
-        app.event("message")(self.message)
-        app.event("app_home_opened")(self.app_home_opened)
+        app.event("app_mention", middleware=events)(self.app_mention)
+        app.event("message", middleware=events)(self.message)
+        app.event("app_home_opened", middleware=events)(self.app_home_opened)
         app.action(render.FEEDBACK_ACTION)(self.feedback)
         app.view(render.FEEDBACK_REASON_VIEW)(self.feedback_reason)
         app.action(render.REVIEW_LINK)(self.review_link)
