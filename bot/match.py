@@ -7,8 +7,11 @@ question/phrasing by IDF-weighted word overlap (rare words like "ncci" count mor
 "massage"): how much of the question the entry explains (recall; words found only in its
 answer count partly) and how much of the phrasing the question covers (precision), blended
 with rapidfuzz's token-set similarity. Codes typed in the message and the state it names
-move entries up or down. Below the confidence threshold, or when the message names a code
-nobody knows, `best` is None and the bot says it doesn't know. A message with no billing word
+move entries up or down. When the two best entries are close, a second opinion decides: BM25
+of the question against all of each entry's phrasings taken together (an entry many of whose
+phrasings use the question's words beats one whose single phrasing happens to fit). Below the
+confidence threshold, or when the message names a code nobody knows, `best` is None and the
+bot says it doesn't know. A message with no billing word
 at all (the vocabulary's `billing_words`, or a code) needs a clearer match: therapists also ask
 about technique, tables or marketing, and one shared word ("lymphatic drainage") is not a topic.
 The vocabulary's off-topic questions (the therapist's own insurance, prices, taxes, ...) are
@@ -21,7 +24,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -67,6 +70,8 @@ STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the 
 STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
 FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, similarity is scaled down
 CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
+TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
+BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
@@ -129,9 +134,7 @@ class Vocabulary:
         return cls(
             synonyms=synonyms,
             stopwords=frozenset(w.lower() for w in _texts(data.get("stopwords") or (), "stopwords")),
-            stop_phrases=frozenset(
-                p.lower() for p in _texts(data.get("stop_phrases") or (), "stop_phrases")
-            ),
+            stop_phrases=frozenset(p.lower() for p in _texts(data.get("stop_phrases") or (), "stop_phrases")),
             weak_words=frozenset(
                 _stem(w.lower()) for w in _texts(data.get("weak_words") or (), "weak_words")
             ),
@@ -335,6 +338,8 @@ class Matcher:
         self._entry_choices: list[list[int]] = []  # entry -> its choices (question and phrasings)
         self._entry_words: list[set[str]] = []  # words of all of an entry's phrasings
         self._answer_words: list[frozenset[str]] = []  # words of its answer (weaker evidence)
+        self._term_counts: list[Counter[str]] = []  # entry -> word -> how many of its phrasings use it
+        self._terms = 0  # total of the entries' term counts (for BM25's average length)
         self._df: dict[str, int] = defaultdict(int)  # word -> number of entries using it anywhere
         self._by_code: dict[str, set[int]] = defaultdict(set)  # code -> entries about it
         self._spelling = _Spelling(self._normalise.known)
@@ -358,6 +363,7 @@ class Matcher:
         self._changed()  # the number of entries is in every weight
         self._entry_words.append(set())
         self._entry_choices.append([])
+        self._term_counts.append(Counter())
         self._answer_words.append(frozenset(self._normalise(entry.answer).words))
         self._learn(entry.answer)
         for word in self._answer_words[index]:
@@ -378,6 +384,7 @@ class Matcher:
         self._off_topic.add(index)
         self._entry_words.append(set())
         self._entry_choices.append([])
+        self._term_counts.append(Counter())
         self._answer_words.append(frozenset())
         for text in questions:
             self._add_choice(index, text)
@@ -396,6 +403,9 @@ class Matcher:
             return
         self._entry_choices[index].append(len(self._choices))
         self._choices.append(_Choice(index, frozenset(words), " ".join(words)))
+        self._term_counts[index].update(set(words))
+        if index not in self._off_topic:
+            self._terms += len(set(words))
         for word in set(words):
             if word not in self._entry_words[index]:
                 self._postings[word].append(index)
@@ -423,6 +433,8 @@ class Matcher:
             self._postings[word].remove(index)
         self._entry_words[index] = set()
         self._entry_choices[index] = []
+        self._terms -= self._term_counts[index].total()
+        self._term_counts[index] = Counter()
         self._answer_words[index] = frozenset()
         self._changed()
         for group in self._by_code.values():
@@ -460,6 +472,12 @@ class Matcher:
         scores = self._score(query.words, named, query.states)
         off_topic = max((scores.pop(i) for i in self._off_topic & scores.keys()), default=0.0)
         ranked = heapq.nlargest(3, scores.items(), key=lambda kv: kv[1])
+        if (
+            len(ranked) > 1
+            and ranked[0][1] - ranked[1][1] < TIE_MARGIN
+            and self._bm25(ranked[1][0], query.words) > self._bm25(ranked[0][0], query.words)
+        ):  # a close call: a second opinion from all of the two entries' phrasings
+            ranked[0], ranked[1] = ranked[1], ranked[0]
         # Ranked on the uncapped score (two entries can both pass 100 with their code bonus);
         # the score shown is capped at 100.
         candidates = tuple(
@@ -477,6 +495,20 @@ class Matcher:
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)
+
+    def _bm25(self, index: int, words: Iterable[str]) -> float:
+        """BM25 of the question against all of an entry's phrasings as one document."""
+        counts, n = self._term_counts[index], len(self._ids)
+        if not n or not self._terms:
+            return 0.0
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * counts.total() * n / self._terms)
+        total = 0.0
+        for word in set(words):
+            tf = counts.get(word)
+            if tf:
+                df = len(self._postings[word])
+                total += math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (BM25_K1 + 1) / (tf + norm)
+        return total
 
     def _weight(self, word: str) -> float:
         """Inverse document frequency over entries: rare words say more about the topic."""

@@ -299,6 +299,35 @@ def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
     assert {e.id for e in ENTRIES} == {e.id for e in matcher.entries}
 
 
+def test_a_close_call_goes_to_the_entry_whose_phrasings_use_the_words_more(monkeypatch):
+    import bot.match
+
+    vocab = Vocabulary.from_dict({"stopwords": ["the", "a", "is", "for", "what"]})
+    short = entry("short", "what is a fee schedule", ["fee schedule lookup online"])
+    long = entry(
+        "long",
+        "fee schedule for massage codes",
+        [
+            "massage fee schedule",
+            "fee schedule massage rates",
+            "massage codes fee schedule",
+            "rates for massage codes",
+        ],
+    )
+    matcher = Matcher([short, long], vocabulary=vocab, threshold=0)
+    question = "fee schedule lookup massage"
+    words = matcher._normalise(question).words
+    assert matcher._bm25(matcher._ids["long"], words) > matcher._bm25(matcher._ids["short"], words)
+    assert "long" == best_id(matcher.match(question))
+    # on its best phrasing alone, "short" comes first: it is the second opinion that decides
+    monkeypatch.setattr(bot.match, "TIE_MARGIN", 0.0)
+    assert "short" == best_id(matcher.match(question))
+    # replacing an entry keeps the counts consistent
+    terms = matcher._terms
+    matcher.add_entry(long)
+    assert terms == matcher._terms
+
+
 def test_a_message_without_billing_words_needs_a_clearer_match(matcher):
     # Technique talk that shares one topic word with an entry is not a billing question ...
     assert best_id(matcher.match("swedish massage for a stiff neck")) is None
