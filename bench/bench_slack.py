@@ -10,7 +10,12 @@ over rounds (ratios taken per round). A tiny fake Web API in this process answer
 Target: bot >= 0.8x the floor's requests/s, p99 <= 1.5x the floor's, no failures, server
 RSS <= 150 MB afterwards.
 
-    python -m bench.bench_slack [--requests 2000] [--concurrency 16] [--rounds 3] [--mix units|mixed]
+`--breakdown` adds three servers to the rounds, to show where the bot's extra time goes: the
+floor acking with a canned Block Kit answer (the cost of sending an answer at all), the bot
+with its query log off, and that bot answering every message with one fixed answer.
+
+    python -m bench.bench_slack [--requests 2000] [--concurrency 16] [--rounds 5] [--mix units|mixed]
+                                [--breakdown]
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 SECRET = "bench-signing-secret"
+# --breakdown: the floor acking with a canned answer, the bot, the bot with its query log off,
+# then also answering every message with one fixed answer (to FIXED_MESSAGE)
+BREAKDOWN = ("floor-reply", "bot", "bot-nolog", "bot-fixed")
+FIXED_MESSAGE = "25 min 97124 + 20 min 97140"
 QUESTIONS = [
     "do I need an NPI?",
     "can I bill 97124 and 97140 together?",
@@ -43,8 +52,9 @@ QUESTIONS = [
 
 
 # -- the servers ----------------------------------------------------------------------------------
-def floor_app(settings):
-    """The framework floor: a Bolt AsyncApp configured like the bot's, whose listener only acks."""
+def floor_app(settings, reply: dict | None = None):
+    """The framework floor: a Bolt AsyncApp configured like the bot's, whose listener only acks
+    (with `reply`, it acks with that canned message: the cost of sending an answer at all)."""
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
@@ -56,7 +66,10 @@ def floor_app(settings):
 
     @app.command("/units")
     async def units(ack):
-        await ack()
+        if reply is None:
+            await ack()
+        else:
+            await ack(response_type="ephemeral", **reply)
 
     return app
 
@@ -75,15 +88,26 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
         slack_api_url=api_url,
         db_path=os.path.join(db_dir, f"{kind}.db"),
     )
-    if kind in ("bot", "bot-nolog"):
+    if kind.startswith("bot"):
         app, querylog = build_components(settings)
-        if kind == "bot-nolog":  # the same bot with the query log switched off (bench_log_latency)
+        if kind in ("bot-nolog", "bot-fixed"):  # the same bot with the query log switched off
             querylog.record_query = lambda record: None
+        if kind == "bot-fixed":  # ... and one answer for every message: what's left is Slack plumbing
+            answerer = app.billing_bot.answerer
+            fixed = answerer.answer(FIXED_MESSAGE)
+            answerer.answer = lambda text, rule=None: fixed
         asgi = http_app(app, querylog)
     else:
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 
-        handler = AsyncSlackRequestHandler(floor_app(settings))
+        reply = None
+        if kind == "floor-reply":
+            from bot import render
+            from bot.answer import Answerer
+
+            answer = Answerer.from_knowledge().answer(FIXED_MESSAGE)
+            reply = render.message(answer, query_id="q" + "0" * 18, asked=FIXED_MESSAGE)
+        handler = AsyncSlackRequestHandler(floor_app(settings, reply))
 
         async def events(request):
             return await handler.handle(request)
@@ -218,7 +242,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def spawn_server(kind: str, api_url: str, db_dir: str) -> tuple[subprocess.Popen, int]:
-    """Start `kind` (bot, bot-nolog or floor) on uvicorn in its own process; returns it and its port."""
+    """Start `kind` (floor or one of BREAKDOWN) on uvicorn in its own process; returns it and its port."""
     port = _free_port()
     cmd = [sys.executable, "-m", "bench.bench_slack", "--serve", kind, "--port", str(port),
            "--api-url", api_url, "--db-dir", db_dir]
@@ -285,7 +309,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mix", choices=("units", "mixed"), default="units")
-    parser.add_argument("--serve", choices=("bot", "bot-nolog", "floor"))
+    parser.add_argument("--serve", choices=("floor",) + BREAKDOWN)
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also serve the floor acking with a canned answer (floor-reply), the bot without its query "
+        "log (bot-nolog) and with neither log nor answering (bot-fixed), and print each one's server CPU "
+        "per request: where the bot's time goes",
+    )
     parser.add_argument("--load")
     parser.add_argument("--port", type=int)
     parser.add_argument("--api-url")
@@ -298,16 +329,17 @@ def main(argv: list[str] | None = None) -> dict:
         load(args.load, args.requests, args.concurrency, args.mix)
         return {}
 
-    with running_servers(("floor", "bot")) as servers:
+    kinds = ("floor",) + (BREAKDOWN if args.breakdown else ("bot",))
+    with running_servers(kinds) as servers:
         procs = {kind: proc for kind, (proc, _) in servers.items()}
         ports = {kind: port for kind, (_, port) in servers.items()}
         for kind in procs:
             _run_load(ports[kind], 300, args.concurrency, args.mix)  # warm up (imports, auth.test, caches)
         # Alternate which goes first, so drift in the machine's load (other jobs) hits both alike;
         # the ratios are taken per round, from runs seconds apart.
-        rounds: dict[str, list[dict]] = {"floor": [], "bot": []}
+        rounds: dict[str, list[dict]] = {kind: [] for kind in kinds}
         for n in range(args.rounds):
-            for kind in ("floor", "bot") if n % 2 == 0 else ("bot", "floor"):
+            for kind in kinds if n % 2 == 0 else kinds[::-1]:
                 cpu = _cpu_seconds(procs[kind].pid)
                 figures = _run_load(ports[kind], args.requests, args.concurrency, args.mix)
                 figures["cpu_ms"] = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
@@ -326,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
             "failures": sum(r["failures"] for r in rounds[kind]),
             "rss_mb": rss[kind],
         }
-        for kind in ("floor", "bot")
+        for kind in kinds
     }
     pairs = list(zip(rounds["bot"], rounds["floor"]))
     result["rps_ratio"] = statistics.median(b["rps"] / f["rps"] for b, f in pairs)
@@ -346,10 +378,10 @@ def main(argv: list[str] | None = None) -> dict:
         f"HTTP /units, {args.requests} signed requests x {args.rounds} rounds, {args.concurrency} clients, "
         f"mix={args.mix} (median round):"
     )
-    for kind in ("floor", "bot"):
+    for kind in kinds:
         r = result[kind]
         print(
-            f"  {kind:5}  {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
+            f"  {kind:11}  {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
             f"failures {r['failures']}   RSS {r['rss_mb']:.0f} MB   server CPU {r['cpu_ms']:.2f} ms/request"
         )
     print(
@@ -364,6 +396,14 @@ def main(argv: list[str] | None = None) -> dict:
         f"  server CPU per request, bot/floor: {result['cpu_ratio']:.2f}x (steadier than req/s on a shared machine;"
         f" 1/x is the req/s ratio a saturated server would show)"
     )
+    if args.breakdown:
+        cpu = {kind: result[kind]["cpu_ms"] for kind in kinds}
+        print(
+            f"  server CPU per request over the floor's: sending an answer at all (floor-reply) "
+            f"{cpu['floor-reply'] - cpu['floor']:.2f} ms; the bot's query log {cpu['bot'] - cpu['bot-nolog']:.2f} ms, "
+            f"answering {cpu['bot-nolog'] - cpu['bot-fixed']:.2f} ms, the rest (rendering, the listener, "
+            f"the answer's size) {cpu['bot-fixed'] - cpu['floor']:.2f} ms"
+        )
     return result
 
 
