@@ -6,11 +6,11 @@ a regex), and the same figures are printed for a plain baseline (rapidfuzz WRati
 raw question against each entry's `question` only) so the gain is visible. Always exits 0:
 it is a report, not a gate (tests/test_match.py holds the gate).
 
-When tests/eval/holdout.yaml exists (same format, written independently and never used for
-tuning), the same paths are measured on it too. Only its aggregate figures are printed; its
-misses need `--show-holdout-misses`, so reading the report doesn't leak the held-out questions
-into tuning. The baseline keeps the threshold it got on the development set there.
-`--dev-only` leaves the held-out set alone (for tuning runs).
+Held-out sets, tests/eval/holdout*.yaml (same format, written independently and never used for
+tuning), are measured on the same paths, each on its own. Only their aggregate figures are
+printed; misses need `--show-holdout-misses`, so reading the report doesn't leak the held-out
+questions into tuning. The baseline keeps the threshold it got on the development set there.
+`--dev-only` leaves the held-out sets alone (for tuning runs).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from bot.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
 QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
 # More development sets (questions-2.yaml, ...): reported like the first, tuned on like it.
 MORE_DEV = sorted(Path(__file__).resolve().parent.glob("questions-*.yaml"))
-HOLDOUT = Path(__file__).resolve().parent / "holdout.yaml"
+# Every held-out set (holdout.yaml, holdout-2.yaml, ...): aggregate figures only, each on its own.
+HOLDOUTS = sorted(Path(__file__).resolve().parent.glob("holdout*.yaml"))
 TARGET = 0.95
 
 
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also list the held-out set's misses (off by default: don't tune on them)",
     )
     parser.add_argument(
-        "--dev-only", action="store_true", help=f"skip the held-out set ({HOLDOUT.name}) even when present"
+        "--dev-only", action="store_true", help="skip the held-out sets (holdout*.yaml) even when present"
     )
     args = parser.parse_args(argv)
 
@@ -240,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     kb = load_kb(FAQ_DIR)
     questions = load_questions()
-    holdout = load_questions(HOLDOUT) if HOLDOUT.exists() and not args.dev_only else None
+    holdouts = {} if args.dev_only else {path.name: load_questions(path) for path in HOLDOUTS}
     print(f"{len(kb.entries)} entries")
     print(f"development set {QUESTIONS.name}: {_describe(questions)}")
-    if holdout is not None:
-        print(f"held-out set {HOLDOUT.name}: {_describe(holdout)}")
+    for name, holdout in holdouts.items():
+        print(f"held-out set {name}: {_describe(holdout)}")
     print()
 
     bot = None if args.matcher_only else answerer_predictor()
@@ -269,9 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print()
 
-    if holdout is not None:
+    for name, holdout in holdouts.items():
         show = args.show_holdout_misses
-        print("\n### held-out set (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
+        print(f"\n### held-out set {name} (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
         if bot is not None:
             print_report(evaluate("bot (bot.answer.Answerer)", bot, holdout), show_misses=show)
             print()
