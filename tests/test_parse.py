@@ -69,6 +69,13 @@ def test_eight_minute_rule_is_not_a_duration():
     assert not PARSER.parse("explain the 8 minute rule").has_minutes
 
 
+def test_a_code_before_the_word_minutes_is_a_code_not_a_duration():
+    req = PARSER.parse("do 97010 minutes count toward the 8 minute rule")
+    assert (False, [("97010", None)], ()) == (req.has_minutes, segs(req.text), req.problems)
+    assert [("97124", 40)] == segs("97124 40 minutes") == segs("40 minutes 97124")
+    assert "too_long" == PARSER.parse("20000 minutes 97124").problems[0].kind  # not a code: still a duration
+
+
 def test_reverse_question():
     req = PARSER.parse("how many minutes for 3 units?")
     assert (3, False) == (req.reverse_units, req.has_minutes)
