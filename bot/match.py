@@ -336,6 +336,7 @@ class Matcher:
         self._choices: list[_Choice] = []
         self._postings: dict[str, list[int]] = defaultdict(list)  # word -> entries whose phrasings use it
         self._entry_choices: list[list[int]] = []  # entry -> its choices (question and phrasings)
+        self._word_choices: list[dict[str, list[int]]] = []  # entry -> word -> its choices using it
         self._entry_words: list[set[str]] = []  # words of all of an entry's phrasings
         self._answer_words: list[frozenset[str]] = []  # words of its answer (weaker evidence)
         self._term_counts: list[Counter[str]] = []  # entry -> word -> how many of its phrasings use it
@@ -363,6 +364,7 @@ class Matcher:
         self._changed()  # the number of entries is in every weight
         self._entry_words.append(set())
         self._entry_choices.append([])
+        self._word_choices.append({})
         self._term_counts.append(Counter())
         self._answer_words.append(frozenset(self._normalise(entry.answer).words))
         self._learn(entry.answer)
@@ -384,6 +386,7 @@ class Matcher:
         self._off_topic.add(index)
         self._entry_words.append(set())
         self._entry_choices.append([])
+        self._word_choices.append({})
         self._term_counts.append(Counter())
         self._answer_words.append(frozenset())
         for text in questions:
@@ -401,8 +404,11 @@ class Matcher:
         words = self._normalise(text).words
         if not words:
             return
-        self._entry_choices[index].append(len(self._choices))
+        choice_index = len(self._choices)
+        self._entry_choices[index].append(choice_index)
         self._choices.append(_Choice(index, frozenset(words), " ".join(words)))
+        for word in set(words):
+            self._word_choices[index].setdefault(word, []).append(choice_index)
         self._term_counts[index].update(set(words))
         if index not in self._off_topic:
             self._terms += len(set(words))
@@ -433,6 +439,7 @@ class Matcher:
             self._postings[word].remove(index)
         self._entry_words[index] = set()
         self._entry_choices[index] = []
+        self._word_choices[index] = {}
         self._terms -= self._term_counts[index].total()
         self._term_counts[index] = Counter()
         self._answer_words[index] = frozenset()
@@ -573,22 +580,25 @@ class Matcher:
         words of its other phrasings or its answer partly). Precision: how much of the
         phrasing the question covers. Similarity: rapidfuzz on the normalised words.
         """
-        phrasings, answer = self._entry_words[index], self._answer_words[index]
+        word_choices, answer = self._word_choices[index], self._answer_words[index]
+        state_words = self._normalise.state_words
         credit = 0.0
+        shared_by_choice: dict[int, float] = {}  # the weight of the question's words each phrasing uses
+        topical: set[int] = set()  # phrasings sharing a word that isn't a place name
         for word, weight in weights.items():
-            if word in phrasings:
+            choices = word_choices.get(word)
+            if choices:
                 credit += weight * PHRASING_CREDIT
+                for choice_index in choices:
+                    shared_by_choice[choice_index] = shared_by_choice.get(choice_index, 0.0) + weight
+                if word not in state_words:
+                    topical.update(choices)
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
         b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
-        state_words = self._normalise.state_words
         best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
-        for choice_index in self._entry_choices[index]:
-            choice = self._choices[choice_index]
-            both = choice.words & weights.keys()
-            if not both:
-                continue
-            shared = sum([weights[w] for w in both])
+        for choice_index in sorted(shared_by_choice):  # phrasing order: ties keep the first
+            shared = shared_by_choice[choice_index]
             if not shared:
                 continue
             recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
@@ -596,12 +606,12 @@ class Matcher:
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             # token-set similarity flatters a phrasing found inside a longer, unexplained question
             scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
-            if both <= state_words:  # "washington?" names a place, not a topic
+            if choice_index not in topical:  # "washington?" names a place, not a topic
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR
             if OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale <= best[0]:
                 continue  # can't beat this entry's best phrasing so far, whatever the similarity
-            similarity = SIMILARITY(query_text, choice.text) * scale
+            similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
             score = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
             if score > best[0]:
                 best = (score, choice_index, recall, precision, similarity)
