@@ -553,8 +553,11 @@ class Matcher:
             return {}
         # Candidates: entries whose phrasings share a word, best overlap first. Words used by
         # a large share of a big KB ("massage") only slow this down; they still count below.
+        # When every word is that common, the rarest one alone picks the candidates.
         common = max(COMMON_POSTINGS, len(self._ids) // 10)
-        selective = [w for w in weights if len(self._postings.get(w, ())) <= common] or list(weights)
+        selective = [w for w in weights if len(self._postings.get(w, ())) <= common] or [
+            min(weights, key=lambda w: len(self._postings.get(w, ())))
+        ]
         overlap: dict[int, float] = defaultdict(float)
         for word in selective:
             weight = weights[word]
