@@ -553,16 +553,18 @@ class Matcher:
             return {}
         # Candidates: entries whose phrasings share a word, best overlap first. Words used by
         # a large share of a big KB ("massage") only slow this down; they still count below.
-        # When every word is that common, the rarest one alone picks the candidates.
         common = max(COMMON_POSTINGS, len(self._ids) // 10)
-        selective = [w for w in weights if len(self._postings.get(w, ())) <= common] or [
-            min(weights, key=lambda w: len(self._postings.get(w, ())))
-        ]
+        selective = [w for w in weights if len(self._postings.get(w, ())) <= common]
         overlap: dict[int, float] = defaultdict(float)
         for word in selective:
             weight = weights[word]
             for index in self._postings.get(word, ()):
                 overlap[index] += weight
+        if not selective:  # every word is that common: the rarest one picks the candidates
+            rarest = min(weights, key=lambda w: len(self._postings.get(w, ())))
+            for index in self._postings.get(rarest, ()):
+                used = self._entry_words[index]
+                overlap[index] = sum([weight for word, weight in weights.items() if word in used])
         if overlap:  # far behind the best on shared words: can't come near it on the score either
             floor = max(overlap.values()) * CANDIDATE_CUTOFF
             overlap = {index: shared for index, shared in overlap.items() if shared >= floor}

@@ -371,3 +371,15 @@ def test_vocabulary_rejects_words_yaml_read_as_booleans(tmp_path):
         load_vocabulary(path)
     path.write_text("stopwords: [can, i, 'no', 'yes']\n", encoding="utf-8")
     assert {"can", "i", "no", "yes"} == load_vocabulary(path).stopwords
+
+
+def test_in_a_big_kb_a_question_of_only_common_words_still_finds_its_entry():
+    # 300 entries about "claim" and "denied", 250 of them also about "audit", one of those about
+    # "letter" too: every word of the question is used by more entries than the candidate pass
+    # reads in full, and the entry that has them all must still be found.
+    entries = [entry(f"claim-{i}", f"why was my claim denied number{i}") for i in range(50)]
+    entries += [entry(f"audit-{i}", f"audit {i} after a claim denied") for i in range(249)]
+    entries += [entry(f"letter-{i}", f"letter {i} about a claim denied") for i in range(250)]
+    entries.insert(120, entry("audit-letter", "audit letter after a claim denied"))
+    matcher = Matcher(entries, vocabulary=Vocabulary.empty(), threshold=0)
+    assert "audit-letter" == matcher.match("claim denied audit letter").candidates[0].entry.id
