@@ -336,8 +336,8 @@ class Matcher:
         self._choices: list[_Choice] = []
         self._postings: dict[str, list[int]] = defaultdict(list)  # word -> entries whose phrasings use it
         self._entry_choices: list[list[int]] = []  # entry -> its choices (question and phrasings)
-        self._word_choices: list[dict[str, list[int]]] = []  # entry -> word -> its choices using it
-        self._entry_words: list[set[str]] = []  # words of all of an entry's phrasings
+        # entry -> word -> its choices using it (the keys: every word of the entry's phrasings)
+        self._word_choices: list[dict[str, list[int]]] = []
         self._answer_words: list[frozenset[str]] = []  # words of its answer (weaker evidence)
         self._term_counts: list[Counter[str]] = []  # entry -> word -> how many of its phrasings use it
         self._terms = 0  # total of the entries' term counts (for BM25's average length)
@@ -362,7 +362,6 @@ class Matcher:
         self._entries.append(entry)
         self._ids[entry.id] = index
         self._changed()  # the number of entries is in every weight
-        self._entry_words.append(set())
         self._entry_choices.append([])
         self._word_choices.append({})
         self._term_counts.append(Counter())
@@ -384,7 +383,6 @@ class Matcher:
         index = len(self._entries)
         self._entries.append(_OffTopic(topic))
         self._off_topic.add(index)
-        self._entry_words.append(set())
         self._entry_choices.append([])
         self._word_choices.append({})
         self._term_counts.append(Counter())
@@ -407,17 +405,19 @@ class Matcher:
         choice_index = len(self._choices)
         self._entry_choices[index].append(choice_index)
         self._choices.append(_Choice(index, frozenset(words), " ".join(words)))
-        for word in set(words):
-            self._word_choices[index].setdefault(word, []).append(choice_index)
-        self._term_counts[index].update(set(words))
+        unique = set(words)
+        self._term_counts[index].update(unique)
         if index not in self._off_topic:
-            self._terms += len(set(words))
-        for word in set(words):
-            if word not in self._entry_words[index]:
-                self._postings[word].append(index)
-                self._entry_words[index].add(word)
-                if word not in self._answer_words[index] and index not in self._off_topic:
-                    self._count(word)
+            self._terms += len(unique)
+        word_choices = self._word_choices[index]
+        for word in unique:
+            if word in word_choices:
+                word_choices[word].append(choice_index)
+                continue
+            word_choices[word] = [choice_index]  # the entry's first phrasing with this word
+            self._postings[word].append(index)
+            if word not in self._answer_words[index] and index not in self._off_topic:
+                self._count(word)
 
     def _count(self, word: str) -> None:
         """One more entry uses `word`."""
@@ -433,11 +433,10 @@ class Matcher:
 
     def _retire(self, index: int) -> None:
         """Drop an entry's choices from the index (its slot stays, unreachable)."""
-        for word in self._entry_words[index] | self._answer_words[index]:
+        for word in self._word_choices[index].keys() | self._answer_words[index]:
             self._df[word] -= 1
-        for word in self._entry_words[index]:
+        for word in self._word_choices[index]:
             self._postings[word].remove(index)
-        self._entry_words[index] = set()
         self._entry_choices[index] = []
         self._word_choices[index] = {}
         self._terms -= self._term_counts[index].total()
@@ -563,7 +562,7 @@ class Matcher:
         if not selective:  # every word is that common: the rarest one picks the candidates
             rarest = min(weights, key=lambda w: len(self._postings.get(w, ())))
             for index in self._postings.get(rarest, ()):
-                used = self._entry_words[index]
+                used = self._word_choices[index]
                 overlap[index] = sum([weight for word, weight in weights.items() if word in used])
         if overlap:  # far behind the best on shared words: can't come near it on the score either
             floor = max(overlap.values()) * CANDIDATE_CUTOFF

@@ -40,7 +40,7 @@ _DURATION = re.compile(
 # "the 97000 series" names a range of codes, not a code
 _CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|range|family)\b)", re.IGNORECASE)
 # Numbers that look like a mistyped 97xxx code: 4 or 6 digits starting 97.
-_CODE_NUMBER = re.compile(r"9\d{4}")  # the numeric codes of CODE_PATTERN
+_CODE_ONLY = re.compile(CODE_PATTERN, re.IGNORECASE)  # "97010" before "minutes" is a code
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
 _CODE_MINUTES = re.compile(r"^\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
 _REVERSE = re.compile(r"(?P<n>\d{1,3})\s*units?\b", re.IGNORECASE)
@@ -177,7 +177,7 @@ class Parser:
             work = work[: m.start()] + " " * (m.end() - m.start()) + work[m.end():]
 
         for m in _DURATION.finditer(work):
-            if m.group("m") and _CODE_NUMBER.fullmatch(m.group("m")):
+            if m.group("m") and _CODE_ONLY.fullmatch(m.group("m")):
                 continue  # "97010 minutes": a code followed by the word, not 97,010 minutes
             minutes = _duration_minutes(m)
             if m.group("neg"):

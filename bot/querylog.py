@@ -267,8 +267,8 @@ _PKS = {
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
-_INSERT_QUERY = (
-    f"INSERT OR IGNORE INTO queries ({', '.join(QUERY_COLUMNS)}) VALUES ({', '.join('?' * len(QUERY_COLUMNS))})"
+_INSERT_QUERY = (  # named parameters: a row is the record's fields by name
+    f"INSERT OR IGNORE INTO queries ({', '.join(QUERY_COLUMNS)}) VALUES ({', '.join(':' + c for c in QUERY_COLUMNS)})"
 )
 SEEN_WINDOW = timedelta(hours=1)  # Slack re-delivers for a few minutes; an hour is plenty
 MAINTENANCE_EVERY = 24 * 3600.0
@@ -643,13 +643,11 @@ class QueryLog:
             self._counts["written"] += n
             self._cv.notify_all()
 
-    def _query_values(self, rec: QueryRecord) -> tuple:
-        """A question's row, in `QUERY_COLUMNS` order; redaction and the no-text setting happen
-        here, on the writer thread."""
+    def _query_values(self, rec: QueryRecord) -> dict:
+        """A question's row; redaction and the no-text setting happen here, on the writer thread."""
         text = redact(rec.text) if self.store_text else None
         summary = rec.units_summary if self.store_text else None
-        return (rec.id, rec.ts, rec.surface, rec.team_id, rec.channel_id, rec.user_id, text, rec.kind,
-                rec.entry_id, rec.score, rec.rule, summary, rec.latency_ms)
+        return {**vars(rec), "text": text, "units_summary": summary}
 
     def _row(self, table: str, row: dict) -> dict:
         """Feedback reasons are user text too: redacted (or dropped) like questions."""

@@ -284,35 +284,25 @@ class _Listeners:
         """A mention in a channel: answered in the thread (a new one from the mention, or its own)."""
         if event.get("channel", "").startswith("D"):
             return  # direct messages are answered by `message`, once
-        msg = self.reply(
-            event.get("text") or "",
-            surface="mention",
-            team_id=body.get("team_id"),
-            channel_id=event.get("channel"),
-            user_id=event.get("user"),
-        )
-        self.background.start(
-            client.chat_postMessage(
-                channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"], **msg
-            ),
-            body,
-        )
+        self.post_reply(event, body, client, surface="mention", thread_ts=event.get("thread_ts") or event["ts"])
 
     async def message(self, event: dict, body: dict, client: AsyncWebClient):
         """DMs are answered in the DM (in its thread if the user wrote in one). Every other message
         event, any subtype, lands here too and is acknowledged silently: unhandled -> 404 -> retries."""
         if event.get("channel_type") != "im" or event.get("subtype") not in _PERSON_SUBTYPES:
             return
+        self.post_reply(event, body, client, surface="dm", thread_ts=event.get("thread_ts"))
+
+    def post_reply(self, event: dict, body: dict, client: AsyncWebClient, *, surface: str, thread_ts) -> None:
+        """Answer a message event and post the answer after the ack (mentions and DMs)."""
         msg = self.reply(
             event.get("text") or "",
-            surface="dm",
+            surface=surface,
             team_id=body.get("team_id"),
             channel_id=event.get("channel"),
             user_id=event.get("user"),
         )
-        self.background.start(
-            client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts"), **msg), body
-        )
+        self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
 
     # -- Home tab -------------------------------------------------------------------------------------
     async def app_home_opened(self, event: dict, body: dict, client: AsyncWebClient):

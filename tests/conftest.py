@@ -69,6 +69,12 @@ class FakeSlack:
 
 
 @pytest.fixture
+def db_path(tmp_path):
+    """Where a test's query log lives (a fresh folder per test)."""
+    return tmp_path / "log.db"
+
+
+@pytest.fixture
 def fake_slack(httpserver, monkeypatch) -> FakeSlack:
     for var in _SLACK_ENV:  # Bolt reads these by default; a developer's real token must not leak in
         monkeypatch.delenv(var, raising=False)

@@ -14,11 +14,6 @@ CMS = "CMS fee schedule (https://www.cms.gov/medicare/payment/fee-schedules/phys
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "log.db"
-
-
-@pytest.fixture
 def knowledge(tmp_path):
     faq = tmp_path / "knowledge" / "faq"
     faq.mkdir(parents=True)

@@ -26,11 +26,6 @@ TABLES = {
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "log.db"
-
-
-@pytest.fixture
 def make_log(db_path):
     """QueryLog factory with fast retries; every log is closed after the test."""
     logs = []

@@ -15,11 +15,6 @@ CMS = ["https://www.cms.gov/medicare/payment/fee-schedules/physician"]
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "log.db"
-
-
-@pytest.fixture
 def open_log(db_path):
     logs = []
 
