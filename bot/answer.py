@@ -28,6 +28,15 @@ _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "
 
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
 _HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b", re.IGNORECASE)
+# Minutes that state a rule, not a session: "13 minutes to bill a unit", "the whole 15 mins per unit".
+_MINUTES_PER_UNIT = re.compile(
+    r"\bper\s+unit\b|\b(?:to|can|could)\s+(?:bill|get|count|charge|make)\s+(?:a|an|one|1|each|every|single)\s+unit\b",
+    re.IGNORECASE,
+)
+# Questions about which code, or billing a service separately, are for the knowledge base even when
+# they give the session's minutes ("what code do i bill for an hour long medical massage").
+_CODE_CHOICE = re.compile(r"\b(?:what|which|wat|wich)\s+(?:cpt\s+)?codes?\b", re.IGNORECASE)
+_SEPARATELY = re.compile(r"\bseparate(?:ly)?\b|\bon\s+top\s+of\b", re.IGNORECASE)
 
 HELP_EXAMPLES = (
     "40 min 97140",
@@ -131,8 +140,16 @@ class Answerer:
         if req.has_minutes:
             if not req.segments and not note:  # "how many units is 40 minutes?" but not "13 of 15 min in WA?"
                 return bool(_HOW_MANY_UNITS.search(req.text))
-            if note or not req.is_question:
+            if note or _HOW_MANY_UNITS.search(req.text):
                 return True
+            if _MINUTES_PER_UNIT.search(req.text):
+                return False
+            if not req.is_question:
+                return True
+            if _SEPARATELY.search(req.text) or (
+                _CODE_CHOICE.search(req.text) and not any(s.said.isdigit() for s in req.segments)
+            ):
+                return False
             if any(s.minutes is None and self.codes.codes[s.code].timed for s in req.segments):
                 return False  # "can I count the same 15 minutes toward 97124 and 97112?"
             return any(w in _BILLING_WORDS for w in req.leftover_words)

@@ -51,7 +51,12 @@ _REVERSE_ASK = re.compile(
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;+&\n/]|\band\b|\bplus\b|\bthen\b|\balso\b|\s-\s)\s*", re.IGNORECASE)
 _QUESTION = re.compile(
     r"\?|^\s*(?:what|whats|what's|can|could|do|does|did|is|are|was|should|shall|why|when|where|who|which|"
-    r"how|will|would|may|any|anyone|is there|tell me|explain)\b",
+    r"how|will|would|may|any|anyone|is there|tell me|explain)\b"
+    # a question after some context, with no question mark: "first client tomorrow!! what code do i bill",
+    # "10 min of moist heat, is that billable separately", "new grad - should I get an NPI"
+    r"|(?:[,.;:!]|\s[-\u2013\u2014])\s*(?:what|whats|what's|which|why|how|"
+    r"(?:is|are|was) (?:that|it|this|there|they|those)|(?:can|could|should|do|does|would) (?:i|we|you|they|it|that|this))\b"
+    r"|\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b",
     re.IGNORECASE,
 )
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")

@@ -166,7 +166,25 @@ def _shared():
         ("my teacher said WA requires 13 of 15 min, whats the source", "faq"),
         ("40 minutes", "units"),
         ("units for 40 minutes", "units"),
+        ("did 25 min 97140 and 20 min 97112, is that 3 units", "units"),
+        ("40 min 97140, how many units", "units"),
+        ("25 min manual therapy + 20 min NMR, what do i bill", "units"),
     ],
 )
 def test_routing_between_units_and_questions(answerer, message, kind):
     assert kind == answerer.answer(message).kind
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        # minutes that state a rule, not a session
+        "my boss says 97140 needs the full 15 min per unit, is that true",
+        "someone told me you need 13 minutes to bill a unit in washington",
+        # a question about codes or billing separately, after some context and with no "?"
+        "10 min hot pack before the massage, is that billable separately",
+        "first insurance client tomorrow! which code do i use for a 60 min medical massage",
+    ],
+)
+def test_questions_that_give_minutes_go_to_the_knowledge_base(answerer, message):
+    assert answerer.answer(message).kind in ("faq", "no_match")
