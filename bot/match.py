@@ -111,6 +111,7 @@ class Vocabulary:
     state_labels: dict[str, str] = field(default_factory=dict)  # "FL" -> "florida" (first name listed)
     state_codes: frozenset[str] = frozenset()  # upper-case codes that count when written so
     state_terms: dict[str, str] = field(default_factory=dict)  # "labor and industries" -> "WA"
+    capitals_only: frozenset[str] = frozenset()  # lower-case forms of words that mean something only in capitals
     off_topic: dict[str, tuple[str, ...]] = field(default_factory=dict)  # topic -> questions we decline
 
     @classmethod
@@ -149,6 +150,7 @@ class Vocabulary:
                 for code, terms in (data.get("state_terms") or {}).items()
                 for term in _texts(terms or (), f"state_terms: {code}")
             },
+            capitals_only=frozenset(w.lower() for w in _texts(data.get("capitals_only") or (), "capitals_only")),
             off_topic={
                 str(topic): tuple(_texts(questions or (), f"off_topic: {topic}"))
                 for topic, questions in (data.get("off_topic") or {}).items()
@@ -254,6 +256,9 @@ class _Normaliser:
             if raw[i] in self.vocab.state_codes:  # "FL", but not "fl" or "MT"
                 words.append(_token_of(self.vocab.state_labels[raw[i]]))
                 states.add(raw[i])
+                i += 1
+                continue
+            if word in self.vocab.capitals_only and not raw[i][:2].isupper():  # "pt" the patient, not "PT"
                 i += 1
                 continue
             if word[-1].isdigit() and _is_code(word, low[i + 1] if i + 1 < end else ""):

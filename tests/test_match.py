@@ -282,6 +282,19 @@ def test_stop_phrases_are_dropped_like_stop_words():
     assert ("cpt",) == matcher._normalise("who is in charge of cpt").words
 
 
+def test_capitals_only_abbreviations_count_only_in_capitals():
+    vocab = Vocabulary.from_dict(
+        {"synonyms": {"physical therapist": ["pt", "pts"]}, "stopwords": ["each"], "capitals_only": ["PT", "pts"]}
+    )
+    assert {"pt", "pts"} == vocab.capitals_only
+    matcher = Matcher(ENTRIES, vocabulary=vocab)
+    # "PT" is the physical therapist; "each pt", "Pt gets ..." is the patient (clinical shorthand)
+    assert ("physical_therapist", "bill") == matcher._normalise("PTs bill").words
+    assert ("physical_therapist",) == matcher._normalise("PT").words
+    assert ("bill",) == matcher._normalise("each pt bill").words
+    assert ("get",) == matcher._normalise("Pt gets").words
+
+
 def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
     vocab = Vocabulary.from_dict(
         {
