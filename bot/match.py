@@ -70,6 +70,7 @@ STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the 
 STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
 FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, similarity is scaled down
 CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
+FOCUS_MIN_WORDS = 3  # a question sentence shorter than this says too little without its context
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
@@ -79,6 +80,24 @@ _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\d{5}|[a-z]\d{4}")  # on lower-cased tokens: 97124, g0283
 _RANGE_WORDS = frozenset({"series", "range", "family"})  # "the 97000 series" is not a code
 _APOSTROPHE = re.compile(r"['’`]")
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION_START = re.compile(
+    r"^\s*(?:what|whats|what's|which|why|how|where|who|when|can|could|do|does|did|is|are|should|would|will|am|"
+    r"any|anyone|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def _question_sentences(text: str) -> list[str]:
+    """The sentences of a longer message that ask something; [] for a one-sentence message."""
+    if len(text) < 60:
+        return []
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    if len(sentences) < 2:
+        return []
+    return [s for s in sentences if "?" in s or _QUESTION_START.match(s)]
 
 
 def codes_in(text: str) -> tuple[str, ...]:
@@ -481,6 +500,12 @@ class Matcher:
         named = typed - unknown
 
         scores = self._score(query.words, named, query.states)
+        for part in _question_sentences(text):  # "<what happened>. <the question>?": the question alone too
+            words = self._normalise(part, self._spelling).words
+            if words != query.words and len(set(words)) >= FOCUS_MIN_WORDS:
+                for index, score in self._score(words, named, query.states).items():
+                    if score > scores.get(index, 0.0):
+                        scores[index] = score
         off_topic = max((scores.pop(i) for i in self._off_topic & scores.keys()), default=0.0)
         ranked = heapq.nlargest(3, scores.items(), key=lambda kv: kv[1])
         if (

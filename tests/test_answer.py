@@ -184,6 +184,9 @@ def test_routing_between_units_and_questions(answerer, message, kind):
         # a question about codes or billing separately, after some context and with no "?"
         "10 min hot pack before the massage, is that billable separately",
         "first insurance client tomorrow! which code do i use for a 60 min medical massage",
+        "does a unit of 97140 need the whole 15 minutes?",
+        "i put a hot pack on for 10 min first. can i bill 97010 for that? heard it's bundled",
+        "our seminar said 'check your state' every five minutes. do massage billing rules vary by state?",
     ],
 )
 def test_questions_that_give_minutes_go_to_the_knowledge_base(answerer, message):

@@ -396,3 +396,20 @@ def test_in_a_big_kb_a_question_of_only_common_words_still_finds_its_entry():
     entries.insert(120, entry("audit-letter", "audit letter after a claim denied"))
     matcher = Matcher(entries, vocabulary=Vocabulary.empty(), threshold=0)
     assert "audit-letter" == matcher.match("claim denied audit letter").candidates[0].entry.id
+
+
+def test_the_question_sentence_of_a_long_message_is_matched_on_its_own_too(matcher):
+    context = "so my new office manager handed me a stack of forms this morning and my coffee went cold."
+    question = "where do i register for an npi as a massage therapist?"
+    assert best_id(matcher.match(question)) == "npi-apply"
+    long = matcher.match(f"{context} {question} thanks!!")
+    assert best_id(long) == "npi-apply"
+    # the whole message alone scores lower: the context's words are unexplained
+    whole = matcher._score(matcher._normalise(f"{context} {question}").words, set(), frozenset())
+    assert long.best.score > whole[matcher._ids["npi-apply"]]
+
+
+def test_a_question_sentence_too_short_to_stand_alone_is_not_matched_on_its_own(matcher):
+    # "what is 97140?" would be a perfect match alone; here it says too little without the context
+    text = "my cousin got a new puppy and it chews everything in the house. what is it?"
+    assert matcher.match(text).best is None
