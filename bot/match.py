@@ -69,7 +69,9 @@ WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabular
 STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the topic
 STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
 FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, similarity is scaled down
-CANDIDATE_CUTOFF = 0.25  # entries sharing less than this share of the best one's word weight are skipped
+CANDIDATE_CUTOFF = 0.35  # entries sharing less than this share of the best one's word weight are skipped
+FOCUS_BELOW = 70.0  # a message whose best entry already scores this well is not re-read sentence by sentence
+FOCUS_AMONG = 8  # the whole message's best entries re-read on a question sentence alone
 FOCUS_MIN_WORDS = 3  # a question sentence shorter than this says too little without its context
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
@@ -500,10 +502,13 @@ class Matcher:
         named = typed - unknown
 
         scores = self._score(query.words, named, query.states)
-        for part in _question_sentences(text):  # "<what happened>. <the question>?": the question alone too
+        parts = _question_sentences(text) if max(scores.values(), default=0.0) < FOCUS_BELOW else ()
+        if parts:  # re-read only the whole message's best entries and the off-topic questions
+            among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
+        for part in parts:  # "<what happened>. <the question>?": the question alone too
             words = self._normalise(part, self._spelling).words
             if words != query.words and len(set(words)) >= FOCUS_MIN_WORDS:
-                for index, score in self._score(words, named, query.states).items():
+                for index, score in self._score(words, named, query.states, among).items():
                     if score > scores.get(index, 0.0):
                         scores[index] = score
         off_topic = max((scores.pop(i) for i in self._off_topic & scores.keys()), default=0.0)
@@ -574,8 +579,10 @@ class Matcher:
         self._weights.clear()
         self._choice_weights.clear()
 
-    def _score(self, words: tuple[str, ...], named: set[str], states: frozenset[str]) -> dict[int, float]:
-        """Best score per entry index, for the entries whose phrasings share a word."""
+    def _score(
+        self, words: tuple[str, ...], named: set[str], states: frozenset[str], among: set[int] | None = None
+    ) -> dict[int, float]:
+        """Best score per entry index, for the entries whose phrasings share a word (and are `among`)."""
         weights = {w: self._weight(w) for w in words}
         wq = sum(weights.values())
         if not wq:
@@ -594,6 +601,8 @@ class Matcher:
             for index in self._postings.get(rarest, ()):
                 used = self._word_choices[index]
                 overlap[index] = sum([weight for word, weight in weights.items() if word in used])
+        if among is not None:
+            overlap = {index: shared for index, shared in overlap.items() if index in among}
         if overlap:  # far behind the best on shared words: can't come near it on the score either
             floor = max(overlap.values()) * CANDIDATE_CUTOFF
             overlap = {index: shared for index, shared in overlap.items() if shared >= floor}
@@ -630,24 +639,32 @@ class Matcher:
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
         b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
-        best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
-        for choice_index in sorted(shared_by_choice):  # phrasing order: ties keep the first
-            shared = shared_by_choice[choice_index]
+        # Each phrasing's best possible score (similarity 100) first; rapidfuzz runs best-first and
+        # stops once no phrasing left could beat the best so far.
+        bounds = []
+        choice_weights = self._choice_weights
+        for choice_index, shared in shared_by_choice.items():
             if not shared:
                 continue
             recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
-            precision = shared / self._choice_weight(choice_index)
+            total = choice_weights.get(choice_index)
+            precision = shared / (total if total is not None else self._choice_weight(choice_index))
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             # token-set similarity flatters a phrasing found inside a longer, unexplained question
             scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
             if choice_index not in topical:  # "washington?" names a place, not a topic
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR
-            if OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale <= best[0]:
-                continue  # can't beat this entry's best phrasing so far, whatever the similarity
+            bound = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale
+            bounds.append((-bound, choice_index, f, scale, recall, precision))
+        bounds.sort()  # highest bound first; equal bounds in phrasing order
+        best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
+        for negative_bound, choice_index, f, scale, recall, precision in bounds:
+            if -negative_bound <= best[0]:
+                break  # can't beat the best phrasing so far, whatever the similarity
             similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
             score = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
-            if score > best[0]:
+            if score > best[0] or (score == best[0] and choice_index < best[1]):
                 best = (score, choice_index, recall, precision, similarity)
         return best
 
