@@ -27,7 +27,8 @@ _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "
                "visit", "with", "and", "how", "many", "calc", "calculate", "the", "a", "did", "i", "we"}
 
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
-_HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b", re.IGNORECASE)
+# "how many units is 40 minutes?", "is 53 minutes 3 or 4 units": a unit sum even without a code
+_HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b|\b\d+\s+or\s+\d+\s+units?\b", re.IGNORECASE)
 # Minutes that state a rule, not a session: "13 minutes to bill a unit", "the whole 15 mins per unit".
 _MINUTES_PER_UNIT = re.compile(
     r"\bper\s+unit\b|\b(?:to|can|could)\s+(?:bill|get|count|charge|make)\s+(?:a|an|one|1|each|every|single)\s+unit\b"

@@ -168,6 +168,8 @@ def _shared():
         ("units for 40 minutes", "units"),
         ("did 25 min 97140 and 20 min 97112, is that 3 units", "units"),
         ("40 min 97140, how many units", "units"),
+        ("is 53 minutes 3 or 4 units", "units"),
+        ("if I do 22 min is that 1 or 2 units", "units"),
         ("25 min manual therapy + 20 min NMR, what do i bill", "units"),
     ],
 )
