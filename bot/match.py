@@ -72,7 +72,7 @@ FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, simi
 CANDIDATE_CUTOFF = 0.35  # entries sharing less than this share of the best one's word weight are skipped
 FOCUS_BELOW = 70.0  # a message whose best entry already scores this well is not re-read sentence by sentence
 FOCUS_AMONG = 8  # the whole message's best entries re-read on a question sentence alone
-FOCUS_MIN_WORDS = 3  # a question sentence shorter than this says too little without its context
+FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twice) says too little alone
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
@@ -507,7 +507,7 @@ class Matcher:
             among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
         for part in parts:  # "<what happened>. <the question>?": the question alone too
             words = self._normalise(part, self._spelling).words
-            if words != query.words and len(set(words)) >= FOCUS_MIN_WORDS:
+            if words != query.words and len(set(words)) >= FOCUS_MIN_WORDS - any(w[-1].isdigit() for w in words):
                 for index, score in self._score(words, named, query.states, among).items():
                     if score > scores.get(index, 0.0):
                         scores[index] = score

@@ -409,6 +409,11 @@ def test_the_question_sentence_of_a_long_message_is_matched_on_its_own_too(match
     assert long.best.score > whole[matcher._ids["npi-apply"]]
 
 
+def test_a_question_sentence_naming_a_code_needs_one_word_fewer(matcher):
+    text = "sorry to flood the channel today, my new clinic lead keeps talking. what does 97140 cover?"
+    assert best_id(matcher.match(text, ["97140"])) == "code-97140"
+
+
 def test_a_question_sentence_too_short_to_stand_alone_is_not_matched_on_its_own(matcher):
     # "what is 97140?" would be a perfect match alone; here it says too little without the context
     text = "my cousin got a new puppy and it chews everything in the house. what is it?"
