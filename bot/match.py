@@ -242,7 +242,8 @@ class _Normaliser:
         for phrase in vocab.stop_phrases:
             self._add_phrase(phrase, None, None)
         for variant, canonical in vocab.synonyms.items():
-            self._add_phrase(variant, _token_of(canonical), None)
+            token = _token_of(canonical)  # "thank you" -> "thanks", a stop-word: dropped like one
+            self._add_phrase(variant, None if token in vocab.stopwords else token, None)
         for name, code in vocab.state_names.items():
             self._add_phrase(name, _token_of(vocab.state_labels.get(code, name)), code)
         self._lengths: dict[str, list[int]] = defaultdict(list)  # first word -> phrase lengths, longest first

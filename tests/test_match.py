@@ -295,6 +295,13 @@ def test_capitals_only_abbreviations_count_only_in_capitals():
     assert ("get",) == matcher._normalise("Pt gets").words
 
 
+def test_a_synonym_of_a_stop_word_is_dropped_like_one():
+    vocab = Vocabulary.from_dict({"synonyms": {"thanks": ["thank you", "thx"]}, "stopwords": ["thanks"]})
+    matcher = Matcher(ENTRIES, vocabulary=vocab)
+    assert ("npi",) == matcher._normalise("npi thank you").words
+    assert ("npi",) == matcher._normalise("npi thx").words
+
+
 def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
     vocab = Vocabulary.from_dict(
         {
