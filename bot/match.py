@@ -205,6 +205,11 @@ def _stem(word: str) -> str:
 
     Crude, but applied the same way to questions and phrasings, which is all it needs.
     """
+    return _final_letters(_inflection_removed(word))
+
+
+def _inflection_removed(word: str) -> str:
+    """"saying" -> "say", "billed" -> "bill", "clinics" -> "clinic": the word as a stop-word list has it."""
     if len(word) > 4 and word.endswith("ing"):
         word = word[:-3]
     elif len(word) > 4 and word.endswith(("ied", "ies")):
@@ -213,6 +218,10 @@ def _stem(word: str) -> str:
         word = word[:-2]
     elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
+    return word
+
+
+def _final_letters(word: str) -> str:
     if len(word) >= 3 and word.endswith("e"):
         word = word[:-1]
     if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz" and not word.isdigit():
@@ -298,10 +307,12 @@ class _Normaliser:
                     i += n
                     break
             else:
-                if word not in self.vocab.stopwords:
-                    stem = self._stems.get(word)
-                    if stem is None:
-                        stem = self._stems[word] = _stem(word)
+                stem = self._stems.get(word)
+                if stem is None:  # "" for a stop-word, or an inflected one ("saying", "doing")
+                    base = _inflection_removed(word)
+                    stopwords = self.vocab.stopwords
+                    stem = self._stems[word] = "" if word in stopwords or base in stopwords else _final_letters(base)
+                if stem:
                     words.append(stem)
                 i += 1
         states.update(self._state_of_word[w] for w in words if w in self._state_of_word)

@@ -295,6 +295,13 @@ def test_capitals_only_abbreviations_count_only_in_capitals():
     assert ("get",) == matcher._normalise("Pt gets").words
 
 
+def test_an_inflected_stop_word_is_dropped_like_one():
+    vocab = Vocabulary.from_dict({"stopwords": ["say", "do"]})
+    matcher = Matcher(ENTRIES, vocabulary=vocab)
+    assert ("npi",) == matcher._normalise("saying doing npi").words
+    assert ("bill", "us") == matcher._normalise("billing uses").words  # "use" is no stop-word
+
+
 def test_a_synonym_of_a_stop_word_is_dropped_like_one():
     vocab = Vocabulary.from_dict({"synonyms": {"thanks": ["thank you", "thx"]}, "stopwords": ["thanks"]})
     matcher = Matcher(ENTRIES, vocabulary=vocab)
