@@ -32,14 +32,15 @@ _HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b|\b\d+\s+or\s+\d+\s+units?\
 # Minutes that state a rule, not a session: "13 minutes to bill a unit", "the whole 15 mins per unit".
 _MINUTES_PER_UNIT = re.compile(
     r"\bper\s+unit\b|\b(?:to|can|could)\s+(?:bill|get|count|charge|make)\s+(?:a|an|one|1|each|every|single)\s+unit\b"
-    r"|\b(?:a|an|one|1|each|every|single)\s+unit\s+(?:of\s+\S+\s+)?(?:requires?|needs?|has\s+to|must)\b"
-    r"|\bevery\s+(?:\d+|few|five|ten|fifteen)\s+min",
+    r"|\b(?:a|an|one|1|each|every|single)\s+unit\s+(?:of\s+\S+\s+)?"
+    r"(?:requires?|needs?|has\s+to|must|is|isn'?t|can'?t|cannot|doesn'?t)\b"
+    r"|\bevery\s+(?:\d+|few|five|ten|fifteen)\s+min|\bunless\b",
     re.IGNORECASE,
 )
-# Questions about which code, or billing a service separately or bundled, are for the knowledge base even when
+# Questions about which code, modifiers, or billing a service separately or bundled, are for the knowledge base even when
 # they give the session's minutes ("what code do i bill for an hour long medical massage").
 _CODE_CHOICE = re.compile(r"\b(?:what|which|wat|wich)\s+(?:cpt\s+)?codes?\b", re.IGNORECASE)
-_SEPARATELY = re.compile(r"\bseparate(?:ly)?\b|\bon\s+top\s+of\b|\bbundl", re.IGNORECASE)
+_SEPARATELY = re.compile(r"\bseparate(?:ly)?\b|\bon\s+top\s+of\b|\bbundl|\bmodifiers?\b", re.IGNORECASE)
 
 HELP_EXAMPLES = (
     "40 min 97140",

@@ -189,6 +189,8 @@ def test_routing_between_units_and_questions(answerer, message, kind):
         "does a unit of 97140 need the whole 15 minutes?",
         "i put a hot pack on for 10 min first. can i bill 97010 for that? heard it's bundled",
         "our seminar said 'check your state' every five minutes. do massage billing rules vary by state?",
+        "what's modifier 52 and does it apply when 97124 comes up short of 15 min",
+        "my boss says a unit of 97124 isnt billable unless i did the whole 15 minutes",
     ],
 )
 def test_questions_that_give_minutes_go_to_the_knowledge_base(answerer, message):
