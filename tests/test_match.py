@@ -302,6 +302,13 @@ def test_an_inflected_stop_word_is_dropped_like_one():
     assert ("bill", "us") == matcher._normalise("billing uses").words  # "use" is no stop-word
 
 
+def test_entries_about_a_named_code_are_scored_however_few_words_they_share(matcher):
+    # florida-pip shares far more words, but the entries about 97124 get their code bonus too
+    query = matcher._normalise("97124 florida pip no fault personal injury")
+    scored = {matcher._entries[i].id for i in matcher._score(query.words, {"97124"}, query.states)}
+    assert {"code-97124", "bill-97124-with-97140", "florida-pip"} <= scored
+
+
 def test_a_synonym_of_a_stop_word_is_dropped_like_one():
     vocab = Vocabulary.from_dict({"synonyms": {"thanks": ["thank you", "thx"]}, "stopwords": ["thanks"]})
     matcher = Matcher(ENTRIES, vocabulary=vocab)
