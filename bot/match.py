@@ -616,9 +616,10 @@ class Matcher:
         if among is not None:
             overlap = {index: shared for index, shared in overlap.items() if index in among}
         if overlap:  # far behind the best on shared words: can't come near it on the score either
-            floor = max(overlap.values()) * CANDIDATE_CUTOFF  # ... unless it is about a code the message names
+            floor = max(overlap.values()) * CANDIDATE_CUTOFF
+            # an entry about a code the message names gets a code bonus later: half the floor will do
             about = set().union(*(self._by_code.get(code, ()) for code in named)) if named else ()
-            overlap = {index: shared for index, shared in overlap.items() if shared >= floor or index in about}
+            overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
         if len(overlap) > SHORTLIST:
             overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=itemgetter(1)))
 
