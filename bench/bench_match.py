@@ -189,10 +189,12 @@ def main() -> None:
 
     chatty = long_messages()
     if chatty:
-        result = bench_cold_latency(Matcher(kb.entries, vocabulary=vocabulary), chatty)
+        # few messages, so one slow moment moves the p99: the median of 5 runs, each on a new matcher
+        runs = [bench_cold_latency(Matcher(kb.entries, vocabulary=vocabulary), chatty) for _ in range(5)]
+        result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         print(
-            f"match, shipped KB, {result['n']} long chatty messages (first-time): wall p50 {result['p50_ms']:.2f} ms, "
-            f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
+            f"match, shipped KB, {result['n']} long chatty messages (first-time, median of 5 runs): "
+            f"wall p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
             f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}"
         )
 

@@ -70,6 +70,8 @@ STATE_WORD_WEIGHT = 0.5  # a state's name is context (see STATE_BONUS), not the 
 STATE_ONLY_FACTOR = 0.3  # a phrasing that shares nothing but the state's name
 FULL_SIMILARITY_RECALL = 0.5  # below this share of the question explained, similarity is scaled down
 CANDIDATE_CUTOFF = 0.35  # entries sharing less than this share of the best one's word weight are skipped
+LONG_QUESTION_WORDS = 10  # ... and for a question of more words than this (their overlaps spread wide):
+LONG_CANDIDATE_CUTOFF = 0.45
 FOCUS_BELOW = 70.0  # a message whose best entry already scores this well is not re-read sentence by sentence
 FOCUS_AMONG = 8  # the whole message's best entries re-read on a question sentence alone
 FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twice) says too little alone
@@ -616,7 +618,7 @@ class Matcher:
         if among is not None:
             overlap = {index: shared for index, shared in overlap.items() if index in among}
         if overlap:  # far behind the best on shared words: can't come near it on the score either
-            floor = max(overlap.values()) * CANDIDATE_CUTOFF
+            floor = max(overlap.values()) * (CANDIDATE_CUTOFF if len(weights) <= LONG_QUESTION_WORDS else LONG_CANDIDATE_CUTOFF)
             # an entry about a code the message names gets a code bonus later: half the floor will do
             about = set().union(*(self._by_code.get(code, ()) for code in named)) if named else ()
             overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
