@@ -34,7 +34,7 @@ _MINUTES_PER_UNIT = re.compile(
     r"\bper\s+unit\b|\b(?:to|can|could)\s+(?:bill|get|count|charge|make)\s+(?:a|an|one|1|each|every|single)\s+unit\b"
     r"|\b(?:a|an|one|1|each|every|single)\s+unit\s+(?:of\s+\S+\s+)?"
     r"(?:requires?|needs?|has\s+to|must|is|isn'?t|can'?t|cannot|doesn'?t)\b"
-    r"|\bevery\s+(?:\d+|few|five|ten|fifteen)\s+min|\bunless\b",
+    r"|\bevery\s+(?:\d+|few|five|ten|fifteen)\s+min|\bunless\b|\b\d+\s+(?:of|out\s+of)\s+(?:the\s+|a\s+)?15\b",
     re.IGNORECASE,
 )
 # Questions about which code, modifiers, or billing a service separately or bundled, are for the knowledge base even when

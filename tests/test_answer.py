@@ -191,6 +191,7 @@ def test_routing_between_units_and_questions(answerer, message, kind):
         "our seminar said 'check your state' every five minutes. do massage billing rules vary by state?",
         "what's modifier 52 and does it apply when 97124 comes up short of 15 min",
         "my boss says a unit of 97124 isnt billable unless i did the whole 15 minutes",
+        "learned in massage school in WA that you need 13 of 15 min for a unit. is that real",
     ],
 )
 def test_questions_that_give_minutes_go_to_the_knowledge_base(answerer, message):
