@@ -29,18 +29,19 @@ _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
 # "how many units is 40 minutes?", "is 53 minutes 3 or 4 units": a unit sum even without a code
 _HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b|\b\d+\s+or\s+\d+\s+units?\b", re.IGNORECASE)
-# Minutes that state a rule, not a session: "13 minutes to bill a unit", "the whole 15 mins per unit".
-_MINUTES_PER_UNIT = re.compile(
+# Minutes that state a rule, not a session: "13 minutes to bill a unit", "the whole 15 mins per unit",
+# "13 of 15 min", "a unit isn't billable unless ...", "'check your state' every five minutes".
+_MINUTES_STATE_A_RULE = re.compile(
     r"\bper\s+unit\b|\b(?:to|can|could)\s+(?:bill|get|count|charge|make)\s+(?:a|an|one|1|each|every|single)\s+unit\b"
     r"|\b(?:a|an|one|1|each|every|single)\s+unit\s+(?:of\s+\S+\s+)?"
     r"(?:requires?|needs?|has\s+to|must|is|isn'?t|can'?t|cannot|doesn'?t)\b"
     r"|\bevery\s+(?:\d+|few|five|ten|fifteen)\s+min|\bunless\b|\b\d+\s+(?:of|out\s+of)\s+(?:the\s+|a\s+)?15\b",
     re.IGNORECASE,
 )
-# Questions about which code, modifiers, or billing a service separately or bundled, are for the knowledge base even when
-# they give the session's minutes ("what code do i bill for an hour long medical massage").
+# Questions about which code to use, modifiers, or billing a service separately or bundled are for the
+# knowledge base even when they give the session's minutes ("what code do i bill for an hour long massage").
 _CODE_CHOICE = re.compile(r"\b(?:what|which|wat|wich)\s+(?:cpt\s+)?codes?\b", re.IGNORECASE)
-_SEPARATELY = re.compile(r"\bseparate(?:ly)?\b|\bon\s+top\s+of\b|\bbundl|\bmodifiers?\b", re.IGNORECASE)
+_CODING_RULE = re.compile(r"\bseparate(?:ly)?\b|\bon\s+top\s+of\b|\bbundl|\bmodifiers?\b", re.IGNORECASE)
 
 HELP_EXAMPLES = (
     "40 min 97140",
@@ -146,11 +147,11 @@ class Answerer:
                 return bool(_HOW_MANY_UNITS.search(req.text))
             if note or _HOW_MANY_UNITS.search(req.text):
                 return True
-            if _MINUTES_PER_UNIT.search(req.text):
+            if _MINUTES_STATE_A_RULE.search(req.text):
                 return False
             if not req.is_question:
                 return True
-            if _SEPARATELY.search(req.text) or (
+            if _CODING_RULE.search(req.text) or (
                 _CODE_CHOICE.search(req.text) and not any(s.said.isdigit() for s in req.segments)
             ):
                 return False

@@ -516,15 +516,8 @@ class Matcher:
         named = typed - unknown
 
         scores = self._score(query.words, named, query.states)
-        parts = _question_sentences(text) if max(scores.values(), default=0.0) < FOCUS_BELOW else ()
-        if parts:  # re-read only the whole message's best entries and the off-topic questions
-            among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
-        for part in parts:  # "<what happened>. <the question>?": the question alone too
-            words = self._normalise(part, self._spelling).words
-            if words != query.words and len(set(words)) >= FOCUS_MIN_WORDS - any(w[-1].isdigit() for w in words):
-                for index, score in self._score(words, named, query.states, among).items():
-                    if score > scores.get(index, 0.0):
-                        scores[index] = score
+        if max(scores.values(), default=0.0) < FOCUS_BELOW:
+            self._rescore_question_sentences(text, query, named, scores)
         off_topic = max((scores.pop(i) for i in self._off_topic & scores.keys()), default=0.0)
         ranked = heapq.nlargest(3, scores.items(), key=lambda kv: kv[1])
         if (
@@ -550,6 +543,22 @@ class Matcher:
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)
+
+    def _rescore_question_sentences(self, text: str, query: _Text, named: set[str], scores: dict) -> None:
+        """"<what happened>. <the question>?": score the question alone too, and keep each entry's
+        better score. Only the whole message's best entries (and the off-topic questions) are re-read."""
+        parts = _question_sentences(text)
+        if not parts:
+            return
+        among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
+        for part in parts:
+            words = self._normalise(part, self._spelling).words
+            names_a_code = any(w[-1].isdigit() for w in words)
+            if words == query.words or len(set(words)) < FOCUS_MIN_WORDS - names_a_code:
+                continue
+            for index, score in self._score(words, named, query.states, among).items():
+                if score > scores.get(index, 0.0):
+                    scores[index] = score
 
     def _bm25(self, index: int, words: Iterable[str]) -> float:
         """BM25 of the question against all of an entry's phrasings as one document."""
@@ -618,7 +627,8 @@ class Matcher:
         if among is not None:
             overlap = {index: shared for index, shared in overlap.items() if index in among}
         if overlap:  # far behind the best on shared words: can't come near it on the score either
-            floor = max(overlap.values()) * (CANDIDATE_CUTOFF if len(weights) <= LONG_QUESTION_WORDS else LONG_CANDIDATE_CUTOFF)
+            cutoff = CANDIDATE_CUTOFF if len(weights) <= LONG_QUESTION_WORDS else LONG_CANDIDATE_CUTOFF
+            floor = max(overlap.values()) * cutoff
             # an entry about a code the message names gets a code bonus later: half the floor will do
             about = set().union(*(self._by_code.get(code, ()) for code in named)) if named else ()
             overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
