@@ -12,11 +12,10 @@ import statistics
 import string
 import sys
 import time
-from pathlib import Path
 
 from bot.kb import FAQ_DIR, Entry, load_kb
 from bot.match import Matcher, codes_in, load_vocabulary
-from tests.eval.run_eval import load_questions
+from tests.eval.run_eval import QUESTIONS, load_questions
 
 TARGET_LOAD_MS = 100.0
 TARGET_P99_MS = 2.0
@@ -71,7 +70,7 @@ def questions(rnd: random.Random) -> list[str]:
 def long_messages() -> list[str]:
     """Chatty messages with context before the question (tests/eval/questions-5.yaml), the
     costliest kind: the question sentences may be scored on their own too."""
-    path = Path(__file__).resolve().parents[1] / "tests" / "eval" / "questions-5.yaml"
+    path = QUESTIONS.with_name("questions-5.yaml")
     return [q.q for q in load_questions(path)] if path.exists() else []
 
 

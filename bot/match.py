@@ -552,9 +552,9 @@ class Matcher:
             return
         among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
         for part in parts:
-            words = self._normalise(part, self._spelling).words
-            names_a_code = any(w[-1].isdigit() for w in words)
-            if words == query.words or len(set(words)) < FOCUS_MIN_WORDS - names_a_code:
+            sentence = self._normalise(part, self._spelling)
+            words = sentence.words
+            if words == query.words or len(set(words)) < FOCUS_MIN_WORDS - bool(sentence.codes):
                 continue
             for index, score in self._score(words, named, query.states, among).items():
                 if score > scores.get(index, 0.0):
@@ -668,13 +668,11 @@ class Matcher:
         # Each phrasing's best possible score (similarity 100) first; rapidfuzz runs best-first and
         # stops once no phrasing left could beat the best so far.
         bounds = []
-        choice_weights = self._choice_weights
         for choice_index, shared in shared_by_choice.items():
             if not shared:
                 continue
             recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
-            total = choice_weights.get(choice_index)
-            precision = shared / (total if total is not None else self._choice_weight(choice_index))
+            precision = shared / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             # token-set similarity flatters a phrasing found inside a longer, unexplained question
             scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
