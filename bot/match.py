@@ -62,7 +62,6 @@ NO_BILLING_WORD_MARGIN = 20.0  # extra confidence needed when the message has no
 STATE_BONUS = 10.0
 STATE_PENALTY = 15.0  # entry about another state than the one named
 STATELESS_MESSAGE_PENALTY = 3.0  # state entry while the message names no state
-PHRASING_CREDIT = 1.0  # a question word found in another phrasing of the same entry
 ANSWER_CREDIT = 0.4  # ... found only in the entry's answer
 SIMILARITY = fuzz.token_set_ratio
 WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabulary count half
@@ -645,49 +644,56 @@ class Matcher:
     def _entry_score(self, index: int, weights: dict[str, float], wq: float, query_text: str) -> tuple:
         """(score, best choice, recall, precision, similarity): the entry's best phrasing.
 
-        Recall: how much of the question the entry explains (words of this phrasing fully,
-        words of its other phrasings or its answer partly). Precision: how much of the
-        phrasing the question covers. Similarity: rapidfuzz on the normalised words.
+        Recall: how much of the question the entry explains (words found in any of its
+        phrasings fully, words found only in its answer partly); it is the same for all of the
+        entry's phrasings. Precision: how much of the phrasing the question covers.
+        Similarity: rapidfuzz on the normalised words.
         """
         word_choices, answer = self._word_choices[index], self._answer_words[index]
         state_words = self._normalise.state_words
+        places = not state_words.isdisjoint(weights)  # only then can a phrasing share nothing but a place
         credit = 0.0
         shared_by_choice: dict[int, float] = {}  # the weight of the question's words each phrasing uses
         topical: set[int] = set()  # phrasings sharing a word that isn't a place name
         for word, weight in weights.items():
             choices = word_choices.get(word)
             if choices:
-                credit += weight * PHRASING_CREDIT
+                credit += weight
+                get = shared_by_choice.get
                 for choice_index in choices:
-                    shared_by_choice[choice_index] = shared_by_choice.get(choice_index, 0.0) + weight
-                if word not in state_words:
+                    shared_by_choice[choice_index] = get(choice_index, 0.0) + weight
+                if places and word not in state_words:
                     topical.update(choices)
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
+        recall = credit / wq
+        # token-set similarity flatters a phrasing found inside a longer, unexplained question
+        full_scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
         b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
-        # Each phrasing's best possible score (similarity 100) first; rapidfuzz runs best-first and
-        # stops once no phrasing left could beat the best so far.
-        bounds = []
+        choice_weights = self._choice_weights
+        keyed = []  # (-precision, choice): with the recall fixed, the best possible score rises with precision
         for choice_index, shared in shared_by_choice.items():
-            if not shared:
-                continue
-            recall = (credit + shared * (1.0 - PHRASING_CREDIT)) / wq
-            precision = shared / self._choice_weight(choice_index)
+            total = choice_weights.get(choice_index)
+            if total is None:
+                total = self._choice_weight(choice_index)
+            keyed.append((-shared / total, choice_index))
+        keyed.sort()  # most precise first; equal ones in phrasing order
+        best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
+        bound_scale = OVERLAP_SHARE * 100
+        similarity_share = (1 - OVERLAP_SHARE) * 100
+        for negative_precision, choice_index in keyed:
+            precision = -negative_precision
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
-            # token-set similarity flatters a phrasing found inside a longer, unexplained question
-            scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
-            if choice_index not in topical:  # "washington?" names a place, not a topic
+            scale = full_scale
+            if places and choice_index not in topical:  # "washington?" names a place, not a topic
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR
-            bound = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * 100 * scale
-            bounds.append((-bound, choice_index, f, scale, recall, precision))
-        bounds.sort()  # highest bound first; equal bounds in phrasing order
-        best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
-        for negative_bound, choice_index, f, scale, recall, precision in bounds:
-            if -negative_bound <= best[0]:
-                break  # can't beat the best phrasing so far, whatever the similarity
+            elif bound_scale * f + similarity_share * scale <= best[0]:
+                break  # no phrasing left can beat the best so far, whatever its similarity
+            if bound_scale * f + similarity_share * scale <= best[0]:
+                continue
             similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
-            score = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
+            score = bound_scale * f + (1 - OVERLAP_SHARE) * similarity
             if score > best[0] or (score == best[0] and choice_index < best[1]):
                 best = (score, choice_index, recall, precision, similarity)
         return best
