@@ -81,8 +81,13 @@ class Knowledge:
 class Answerer:
     """Answers messages. Build once (it compiles patterns and indexes), call `answer` many times."""
 
-    def __init__(self, knowledge: Knowledge, *, default_rule: str | None = None):
+    def __init__(
+        self, knowledge: Knowledge, *, default_rule: str | None = None, leave_out_asked: frozenset[str] = frozenset()
+    ):
+        """:param leave_out_asked: files of knowledge/asked/ not to learn from (the evaluation's
+            cross-validation answers each file's questions without having seen them)."""
         self.knowledge = knowledge
+        self.leave_out_asked = leave_out_asked
         self.codes = knowledge.codes
         self.rules = knowledge.rules
         self.parser = Parser(self.codes, self.rules)
@@ -92,9 +97,11 @@ class Answerer:
         self.default_rule = self.rules.get(name).name
 
     @classmethod
-    def from_knowledge(cls, directory: Path = KNOWLEDGE_DIR, *, default_rule: str | None = None) -> Answerer:
+    def from_knowledge(
+        cls, directory: Path = KNOWLEDGE_DIR, *, default_rule: str | None = None, leave_out_asked: frozenset[str] = frozenset()
+    ) -> Answerer:
         knowledge = Knowledge(load_code_table(directory / "codes.yaml"), load_rule_book(directory / "rules.yaml"), directory)
-        return cls(knowledge, default_rule=default_rule)
+        return cls(knowledge, default_rule=default_rule, leave_out_asked=leave_out_asked)
 
     # -- the knowledge base and matcher, loaded on first FAQ question --------------------------------
     @cached_property
@@ -105,14 +112,19 @@ class Answerer:
 
     @cached_property
     def matcher(self):
+        from bot.asked import load_asked
         from bot.kb import load_phrasings
         from bot.match import Matcher, load_vocabulary
 
-        matcher = Matcher(self.kb.entries, vocabulary=load_vocabulary(self.knowledge.directory / "vocabulary.yaml"))
-        for entry_id, phrasings in load_phrasings(self.knowledge.directory / "phrasings.yaml").items():
+        directory = self.knowledge.directory
+        matcher = Matcher(self.kb.entries, vocabulary=load_vocabulary(directory / "vocabulary.yaml"))
+        for entry_id, phrasings in load_phrasings(directory / "phrasings.yaml").items():
             if self.kb.get(entry_id) is not None:
                 for phrasing in phrasings:
                     matcher.add_phrasing(entry_id, phrasing)
+        for asked in load_asked(directory / "asked", leave_out=self.leave_out_asked):
+            if asked.entry_id is None or self.kb.get(asked.entry_id) is not None:
+                matcher.learn(asked.entry_id, asked.text)
         return matcher
 
     def resolve_rule(self, name: str | None) -> Rule:

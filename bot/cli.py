@@ -245,6 +245,7 @@ def kb_check():
     """
     from bot.codes import KNOWLEDGE_DIR, load_code_table
     from bot.errors import KnowledgeError
+    from bot.asked import check_asked
     from bot.kb import check_kb, check_phrasings, load_kb
     from bot.schema import check_tables
 
@@ -259,6 +260,7 @@ def kb_check():
             if not problems:
                 ids = [e.id for e in load_kb(KNOWLEDGE_DIR / "faq", known_codes=table.known).entries]
                 problems += check_phrasings(KNOWLEDGE_DIR / "phrasings.yaml", ids)
+                problems += check_asked(KNOWLEDGE_DIR / "asked", ids)
     for p in problems:
         click.echo(str(p))
     if problems:

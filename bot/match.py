@@ -77,6 +77,7 @@ FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twic
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
+DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
@@ -386,6 +387,8 @@ class Matcher:
         self._weights: dict[str, float] = {}  # caches, cleared when word counts change
         self._choice_weights: dict[int, float] = {}
         self._off_topic: set[int] = set()  # indices of the vocabulary's off-topic questions
+        self._declined: set[int] = set()  # indices of questions reviewers labelled out of scope, one each
+        self._declined_postings: dict[str, list[int]] = defaultdict(list)  # word -> those questions using it
         for entry in entries:
             self.add_entry(entry)
         for topic, questions in self._normalise.vocab.off_topic.items():
@@ -436,6 +439,34 @@ class Matcher:
         """
         self._add_choice(self._ids[entry_id], phrasing)
 
+    def learn(self, entry_id: str | None, question: str) -> None:
+        """Learn from a question someone asked, labelled with the entry that answers it, or None
+        for one the bot must decline (knowledge/asked/).
+
+        :raises KeyError: for an id the matcher doesn't know.
+        """
+        if entry_id is None:
+            self.add_declined(question)
+        else:
+            self.add_phrasing(entry_id, question)
+
+    def add_declined(self, question: str) -> None:
+        """Teach the matcher a question it must decline (one a reviewer labelled out of scope).
+
+        Each stands alone, like an entry of one phrasing: a message nearer to one of them than
+        to any entry is declined. (As one group, a thousand unrelated questions would share
+        some word with any message.) They are found through postings of their own, so they
+        never crowd the entries out of the candidates."""
+        index = len(self._entries)
+        self._entries.append(_OffTopic("declined"))
+        self._off_topic.add(index)
+        self._declined.add(index)
+        self._entry_choices.append([])
+        self._word_choices.append({})
+        self._term_counts.append(Counter())
+        self._answer_words.append(frozenset())
+        self._add_choice(index, question)
+
     def _add_choice(self, index: int, text: str) -> None:
         self._learn(text)
         words = self._normalise(text).words
@@ -454,7 +485,7 @@ class Matcher:
                 word_choices[word].append(choice_index)
                 continue
             word_choices[word] = [choice_index]  # the entry's first phrasing with this word
-            self._postings[word].append(index)
+            (self._declined_postings if index in self._declined else self._postings)[word].append(index)
             if word not in self._answer_words[index] and index not in self._off_topic:
                 self._count(word)
 
@@ -633,6 +664,7 @@ class Matcher:
             overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
         if len(overlap) > SHORTLIST:
             overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=itemgetter(1)))
+        overlap.update(self._declined_candidates(weights, among))
 
         query_text = " ".join(words)
         text_scores = {index: self._entry_score(index, weights, wq, query_text)[0] for index in overlap}
@@ -640,6 +672,18 @@ class Matcher:
             index: max(0.0, text_score + self._adjust(self._entries[index], named, states))
             for index, text_score in text_scores.items()
         }
+
+    def _declined_candidates(self, weights: dict[str, float], among: set[int] | None) -> list[tuple[int, float]]:
+        """The declined questions sharing the most weight with the question (see add_declined)."""
+        if not self._declined:
+            return []
+        shared: dict[int, float] = defaultdict(float)
+        for word, weight in weights.items():
+            for index in self._declined_postings.get(word, ()):
+                shared[index] += weight
+        if among is not None:
+            shared = {index: weight for index, weight in shared.items() if index in among}
+        return heapq.nlargest(DECLINED_AMONG, shared.items(), key=itemgetter(1))
 
     def _entry_score(self, index: int, weights: dict[str, float], wq: float, query_text: str) -> tuple:
         """(score, best choice, recall, precision, similarity): the entry's best phrasing.

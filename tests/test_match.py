@@ -439,3 +439,34 @@ def test_a_question_sentence_too_short_to_stand_alone_is_not_matched_on_its_own(
     # "what is 97140?" would be a perfect match alone; here it says too little without the context
     text = "my cousin got a new puppy and it chews everything in the house. what is it?"
     assert matcher.match(text).best is None
+
+
+def test_learnt_questions_teach_how_people_ask_and_what_to_decline(vocabulary):
+    matcher = Matcher(ENTRIES, vocabulary=vocabulary)
+    assert "npi-apply" != best_id(matcher.match("nppes website keeps timing out"))
+    matcher.learn("npi-apply", "the nppes website times out before I can finish")
+    assert "npi-apply" == best_id(matcher.match("nppes website keeps timing out"))
+
+    matcher = Matcher(ENTRIES, vocabulary=vocabulary, threshold=30)
+    asked = "how do I pick a florida pip insurance policy for my own car"
+    assert "florida-pip" == best_id(matcher.match(asked))  # shares "florida pip": a wrong answer
+    matcher.learn(None, "which pip policy should i buy for my own car")
+    result = matcher.match(asked)
+    assert result.best is None
+    # a declined question is never offered as a suggestion, nor an entry of the matcher
+    assert {m.entry.id for m in result.candidates} <= {e.id for e in ENTRIES}
+    assert {e.id for e in ENTRIES} == {e.id for e in matcher.entries}
+    assert "florida-pip" == best_id(matcher.match("does florida pip cover massage"))
+
+    with pytest.raises(KeyError):
+        matcher.learn("no-such-entry", "anything")
+
+
+def test_each_declined_question_stands_alone(vocabulary):
+    # Taken together, these use every word of the questions below; one at a time, none is near them.
+    matcher = Matcher(ENTRIES, vocabulary=vocabulary)
+    for text in ("how are you today", "my doctor's npi for a thank-you card", "apply for a passport",
+                 "best car to buy", "is it going to rain in florida", "pip install fails"):
+        matcher.learn(None, text)
+    assert "npi-apply" == best_id(matcher.match("how do i apply for an npi today"))
+    assert "florida-pip" == best_id(matcher.match("florida pip massage for a car accident client"))

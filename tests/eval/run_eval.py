@@ -1,16 +1,19 @@
-"""Matcher accuracy on the labelled questions in tests/eval/questions.yaml.
+"""Matcher accuracy: cross-validated on the labelled questions the bot learns from
+(knowledge/asked/*.yaml), and on held-out sets it never learns from (tests/eval/holdout*.yaml).
 
 Run `python -m tests.eval.run_eval` (or `make eval`). Questions go through the same path as
-the bot (`bot.answer.Answerer` when it is importable, else the Matcher with codes found by
-a regex), and the same figures are printed for a plain baseline (rapidfuzz WRatio of the
-raw question against each entry's `question` only) so the gain is visible. Always exits 0:
-it is a report, not a gate (tests/test_match.py holds the gate).
+the bot (`bot.answer.Answerer`). Always exits 0: it is a report, not a gate (tests/test_match.py
+holds the gate).
 
-Held-out sets, tests/eval/holdout*.yaml (same format, written independently and never used for
-tuning), are measured on the same paths, each on its own. Only their aggregate figures are
-printed; misses need `--show-holdout-misses`, so reading the report doesn't leak the held-out
-questions into tuning. The baseline keeps the threshold it got on the development set there.
-`--dev-only` leaves the held-out sets alone (for tuning runs).
+- Cross-validation: each file of knowledge/asked/ is answered by a bot that learnt from all the
+  other files but not from that one. Its figures and every miss are printed: tune on these.
+- Held-out sets, tests/eval/holdout*.yaml (same format, written independently of the entries and
+  of knowledge/asked/, never tuned on): answered by the bot as shipped. Only aggregate figures
+  are printed; misses need `--show-holdout-misses`, so reading the report doesn't leak the
+  held-out questions into tuning. `--dev-only` leaves them alone (for tuning runs).
+- For comparison, the same figures for the matcher on the FAQ entries alone (what learning from
+  knowledge/asked/ adds) and for a plain baseline: rapidfuzz WRatio of the raw question against
+  each entry's `question` only, its threshold chosen on the first asked file.
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process, utils
 
+from bot.asked import ASKED_DIR
 from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, KnowledgeBase, load_kb
 from bot.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
 
-QUESTIONS = Path(__file__).resolve().parent / "questions.yaml"
-# More development sets (questions-2.yaml, ...): reported like the first, tuned on like it.
-MORE_DEV = sorted(Path(__file__).resolve().parent.glob("questions-*.yaml"))
-# Every held-out set (holdout.yaml, holdout-2.yaml, ...): aggregate figures only, each on its own.
+# The labelled questions the bot learns from, file by file: cross-validated.
+ASKED = sorted(ASKED_DIR.glob("*.yaml"))
+QUESTIONS = ASKED_DIR / "questions-1.yaml"  # the first of them: picks the baseline's threshold
+# Every held-out set (holdout.yaml, holdout-3.yaml, ...): aggregate figures only, each on its own.
 HOLDOUTS = sorted(Path(__file__).resolve().parent.glob("holdout*.yaml"))
 TARGET = 0.95
 
@@ -115,7 +119,8 @@ def _known_codes(directory: Path = KNOWLEDGE_DIR) -> frozenset[str]:
 def matcher_predictor(
     kb: KnowledgeBase, *, threshold: float = DEFAULT_THRESHOLD
 ) -> Callable[[str], Prediction]:
-    """The Matcher as the bot calls it, with codes split into known and unknown."""
+    """The Matcher as the bot calls it, with codes split into known and unknown, on the FAQ
+    entries alone (it learns nothing from knowledge/asked/)."""
     matcher = Matcher(kb.entries, vocabulary=load_vocabulary(), threshold=threshold)
     known = _known_codes() | {c for e in kb.entries for c in e.codes}
 
@@ -132,13 +137,12 @@ def matcher_predictor(
     return predict
 
 
-def answerer_predictor() -> Callable[[str], Prediction] | None:
-    """The bot's own router (`bot.answer`), when it exists."""
-    try:
-        from bot.answer import Answerer
-    except ImportError:
-        return None
-    answerer = Answerer.from_knowledge()
+def answerer_predictor(leave_out: frozenset[str] = frozenset()) -> Callable[[str], Prediction]:
+    """The bot's own router (`bot.answer`), learning from every file of knowledge/asked/ but
+    those left out."""
+    from bot.answer import Answerer
+
+    answerer = Answerer.from_knowledge(leave_out_asked=leave_out)
 
     def predict(text: str) -> Prediction:
         answer = answerer.answer(text)
@@ -222,17 +226,14 @@ def print_report(report: Report, *, show_misses: bool = True, out=sys.stdout) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--matcher-only", action="store_true", help="call the Matcher directly, not bot.answer"
-    )
     parser.add_argument("--no-baseline-misses", action="store_true", help="print the baseline's figures only")
     parser.add_argument(
         "--show-holdout-misses",
         action="store_true",
-        help="also list the held-out set's misses (off by default: don't tune on them)",
+        help="also list the held-out sets' misses (off by default: don't tune on them)",
     )
     parser.add_argument(
-        "--dev-only", action="store_true", help="skip the held-out sets (holdout*.yaml) even when present"
+        "--dev-only", action="store_true", help="cross-validation only: skip the held-out sets (holdout*.yaml)"
     )
     args = parser.parse_args(argv)
 
@@ -240,53 +241,58 @@ def main(argv: list[str] | None = None) -> int:
         print(f"missing {QUESTIONS if not QUESTIONS.exists() else FAQ_DIR}", file=sys.stderr)
         return 1
     kb = load_kb(FAQ_DIR)
-    questions = load_questions()
+    asked = {path.name: load_questions(path) for path in ASKED}
     holdouts = {} if args.dev_only else {path.name: load_questions(path) for path in HOLDOUTS}
     print(f"{len(kb.entries)} entries")
-    print(f"development set {QUESTIONS.name}: {_describe(questions)}")
+    for name, questions in asked.items():
+        print(f"asked (learnt from; cross-validated) {name}: {_describe(questions)}")
     for name, holdout in holdouts.items():
         print(f"held-out set {name}: {_describe(holdout)}")
     print()
 
-    bot = None if args.matcher_only else answerer_predictor()
     matcher = matcher_predictor(kb)
-    baseline, threshold = baseline_predictor(kb, questions)
-
-    for path in (QUESTIONS, *MORE_DEV):
-        dev = questions if path == QUESTIONS else load_questions(path)
-        print(f"### development set {path.name}: {_describe(dev)}\n")
-        if bot is not None:
-            print_report(evaluate("bot (bot.answer.Answerer)", bot, dev))
-            print()
-        print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher, dev))
+    baseline, threshold = baseline_predictor(kb, asked[QUESTIONS.name])
+    baseline_name = f"baseline: WRatio vs entry questions (threshold {threshold:g}, chosen on {QUESTIONS.name})"
+    totals: list[Report] = []
+    for name, questions in asked.items():
+        print(f"### cross-validation: {name} ({_describe(questions)}), answered by a bot that learnt from the other files\n")
+        report = evaluate("bot (bot.answer.Answerer)", answerer_predictor(frozenset({name})), questions)
+        totals.append(report)
+        print_report(report)
         print()
-        print_report(
-            evaluate(
-                f"baseline: WRatio vs entry questions (threshold {threshold:g}, chosen on {QUESTIONS.name})",
-                baseline,
-                dev,
-            ),
-            show_misses=not args.no_baseline_misses,
-        )
+        print_report(evaluate(f"matcher on the entries alone (threshold {DEFAULT_THRESHOLD:g})", matcher, questions))
+        print()
+        print_report(evaluate(baseline_name, baseline, questions), show_misses=not args.no_baseline_misses)
+        print()
+    if totals:
+        print_report(_sum("### cross-validation, all asked files: bot", totals), show_misses=False)
         print()
 
+    bot = answerer_predictor()
     for name, holdout in holdouts.items():
         show = args.show_holdout_misses
         print(f"\n### held-out set {name} (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
-        if bot is not None:
-            print_report(evaluate("bot (bot.answer.Answerer)", bot, holdout), show_misses=show)
-            print()
-        print_report(evaluate(f"matcher (threshold {DEFAULT_THRESHOLD:g})", matcher, holdout), show_misses=show)
+        print_report(evaluate("bot (bot.answer.Answerer)", bot, holdout), show_misses=show)
         print()
         print_report(
-            evaluate(
-                f"baseline: WRatio vs entry questions (threshold {threshold:g}, from the development set)",
-                baseline,
-                holdout,
-            ),
-            show_misses=show and not args.no_baseline_misses,
+            evaluate(f"matcher on the entries alone (threshold {DEFAULT_THRESHOLD:g})", matcher, holdout),
+            show_misses=show,
         )
+        print()
+        print_report(evaluate(baseline_name, baseline, holdout), show_misses=show and not args.no_baseline_misses)
     return 0
+
+
+def _sum(name: str, reports: list[Report]) -> Report:
+    return Report(
+        name,
+        sum(r.in_scope for r in reports),
+        sum(r.correct for r in reports),
+        sum(r.ranked_first for r in reports),
+        sum(r.out_of_scope for r in reports),
+        sum(r.declined for r in reports),
+        tuple(m for r in reports for m in r.misses),
+    )
 
 
 def _describe(questions: list[Question]) -> str:
