@@ -9,12 +9,16 @@ the timings include typo correction), matched by a bot that did not learn from t
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import string
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+from bot import index_cache
 from bot.answer import Answerer
 from bot.asked import load_asked
 from bot.kb import FAQ_DIR, Entry, load_kb
@@ -33,22 +37,31 @@ def _ms(t0: int) -> float:
 
 
 def bench_load(rounds: int = 15) -> dict:
-    """Everything the bot does before its first FAQ answer: reading and validating the FAQ
-    files, the vocabulary and the asked questions, and building the matcher index."""
-    total, kb_only = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter_ns()
-        kb = load_kb(FAQ_DIR)
-        kb_only.append(_ms(t0))
-        t0 = time.perf_counter_ns()
-        Answerer.from_knowledge().matcher  # noqa: B018 - the lazy load is what is timed
-        total.append(_ms(t0))
+    """Everything the bot does before its first FAQ answer: reading and validating the FAQ files,
+    the vocabulary and the asked questions, and building the matcher index. Timed as it runs
+    (the index read back from bot.index_cache) and as after an edit to knowledge/ (built)."""
+    loaded, built = [], []
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ[index_cache.ENV] = cache
+        try:
+            for _ in range(rounds):
+                t0 = time.perf_counter_ns()
+                Answerer.from_knowledge().matcher  # noqa: B018 - the lazy load is what is timed
+                loaded.append(_ms(t0))
+            for _ in range(5):
+                for stale in Path(cache).glob("*"):
+                    stale.unlink()
+                t0 = time.perf_counter_ns()
+                Answerer.from_knowledge().matcher  # noqa: B018
+                built.append(_ms(t0))
+        finally:
+            del os.environ[index_cache.ENV]
     return {
-        "entries": len(kb),
+        "entries": len(load_kb(FAQ_DIR)),
         "asked": len(load_asked()),
-        "load_median_ms": statistics.median(total),
-        "load_max_ms": max(total),
-        "kb_median_ms": statistics.median(kb_only),
+        "load_median_ms": statistics.median(loaded[1:]),
+        "load_max_ms": max(loaded[1:]),
+        "build_median_ms": statistics.median(built),
     }
 
 
@@ -174,9 +187,9 @@ def main() -> None:
     rnd = random.Random(11)
     load = bench_load()
     print(
-        f"KB load ({load['entries']} entries validated, {load['asked']} asked questions learnt, matcher built): "
+        f"KB load ({load['entries']} entries, {load['asked']} asked questions; the index as built last time): "
         f"median {load['load_median_ms']:.1f} ms, max {_verdict(load['load_max_ms'], TARGET_LOAD_MS)}; "
-        f"the FAQ files alone {load['kb_median_ms']:.1f} ms"
+        f"building it after an edit: median {load['build_median_ms']:.0f} ms"
     )
 
     kb = load_kb(FAQ_DIR)
@@ -195,13 +208,21 @@ def main() -> None:
 
     chatty = long_messages()
     if chatty:
-        # few messages, so one slow moment moves the p99: the median of 5 runs, each on a new matcher
-        runs = [bench_cold_latency(shipped_matcher(CHATTY.name), chatty) for _ in range(5)]
-        result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        # few messages, so one slow moment moves the p99: 5 runs, each on a new matcher, reported as
+        # the median run, and as each message's fastest run (the machine's noise taken out)
+        runs = [_timed(shipped_matcher(CHATTY.name), chatty) for _ in range(5)]
+        each = [_percentiles(*run) for run in runs]
+        result = {key: statistics.median(p[key] for p in each) for key in each[0]}
+        wall, cpu = ([min(times) for times in zip(*(run[i] for run in runs))] for i in (0, 1))
+        fastest = _percentiles(wall, cpu)
         print(
             f"match, shipped KB, {result['n']} long chatty messages (first-time, median of 5 runs): "
             f"wall p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
             f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}"
+        )
+        print(
+            f"match, shipped KB, the same messages, each one's fastest of the 5 runs: CPU p50 "
+            f"{fastest['cpu_p50_ms']:.2f} ms, p99 {_verdict(fastest['cpu_p99_ms'], TARGET_P99_MS)}"
         )
 
     large = synthetic_entries(kb.entries, 10_000, rnd)

@@ -104,28 +104,41 @@ class Answerer:
         return cls(knowledge, default_rule=default_rule, leave_out_asked=leave_out_asked)
 
     # -- the knowledge base and matcher, loaded on first FAQ question --------------------------------
-    @cached_property
+    @property
     def kb(self):
-        from bot.kb import load_kb
+        return self._faq_index[0]
 
-        return load_kb(self.knowledge.directory / "faq", known_codes=self.codes.known)
+    @property
+    def matcher(self):
+        return self._faq_index[1]
 
     @cached_property
-    def matcher(self):
+    def _faq_index(self) -> tuple:
+        """(knowledge base, matcher): from the on-disk cache (bot.index_cache) when knowledge/ is
+        unchanged since it was last built. A cross-validation fold (`leave_out_asked`) always builds."""
+        if self.leave_out_asked:
+            return self._build_faq_index()
+        from bot.index_cache import cached
+
+        return cached(self.knowledge.directory, self._build_faq_index)
+
+    def _build_faq_index(self) -> tuple:
         from bot.asked import load_asked
-        from bot.kb import load_phrasings
+        from bot.kb import load_kb, load_phrasings
         from bot.match import Matcher, load_vocabulary
 
         directory = self.knowledge.directory
-        matcher = Matcher(self.kb.entries, vocabulary=load_vocabulary(directory / "vocabulary.yaml"))
+        kb = load_kb(directory / "faq", known_codes=self.codes.known)
+        matcher = Matcher(kb.entries, vocabulary=load_vocabulary(directory / "vocabulary.yaml"))
         for entry_id, phrasings in load_phrasings(directory / "phrasings.yaml").items():
-            if self.kb.get(entry_id) is not None:
+            if kb.get(entry_id) is not None:
                 for phrasing in phrasings:
                     matcher.add_phrasing(entry_id, phrasing)
         for asked in load_asked(directory / "asked", leave_out=self.leave_out_asked):
-            if asked.entry_id is None or self.kb.get(asked.entry_id) is not None:
+            if asked.entry_id is None or kb.get(asked.entry_id) is not None:
                 matcher.learn(asked.entry_id, asked.text)
-        return matcher
+        matcher.warm()
+        return kb, matcher
 
     def resolve_rule(self, name: str | None) -> Rule:
         rule = self.rules.get(name) if name else self.rules.get(self.default_rule)

@@ -76,8 +76,9 @@ FOCUS_AMONG = 8  # the whole message's best entries re-read on a question senten
 FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twice) says too little alone
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
-SHORTLIST = 40  # entries scored phrasing by phrasing after the cheap overlap pass
+SHORTLIST = 12  # entries scored phrasing by phrasing after the cheap overlap pass
 DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
+LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't find phrasings by themselves
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
@@ -580,7 +581,7 @@ class Matcher:
         parts = _question_sentences(text)
         if not parts:
             return
-        among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))} | self._off_topic
+        among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))}
         for part in parts:
             sentence = self._normalise(part, self._spelling)
             words = sentence.words
@@ -627,6 +628,13 @@ class Matcher:
             )
         return total
 
+    def warm(self) -> None:
+        """Compute every word's and phrasing's weight now (they are cached lazily, and learning
+        clears them), so that the first questions after loading don't pay for them."""
+        for choice_index, choice in enumerate(self._choices):
+            if self._entry_choices[choice.entry]:
+                self._choice_weight(choice_index)
+
     def _changed(self) -> None:
         """Word counts changed: cached weights are stale (recomputed lazily, per word)."""
         self._weights.clear()
@@ -635,7 +643,8 @@ class Matcher:
     def _score(
         self, words: tuple[str, ...], named: set[str], states: frozenset[str], among: set[int] | None = None
     ) -> dict[int, float]:
-        """Best score per entry index, for the entries whose phrasings share a word (and are `among`)."""
+        """Best score per entry index, for the entries whose phrasings share a word (and are `among`;
+        the off-topic and declined questions always count)."""
         weights = {w: self._weight(w) for w in words}
         wq = sum(weights.values())
         if not wq:
@@ -655,7 +664,8 @@ class Matcher:
                 used = self._word_choices[index]
                 overlap[index] = sum([weight for word, weight in weights.items() if word in used])
         if among is not None:
-            overlap = {index: shared for index, shared in overlap.items() if index in among}
+            off_topic = self._off_topic
+            overlap = {index: shared for index, shared in overlap.items() if index in among or index in off_topic}
         if overlap:  # far behind the best on shared words: can't come near it on the score either
             cutoff = CANDIDATE_CUTOFF if len(weights) <= LONG_QUESTION_WORDS else LONG_CANDIDATE_CUTOFF
             floor = max(overlap.values()) * cutoff
@@ -664,26 +674,45 @@ class Matcher:
             overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
         if len(overlap) > SHORTLIST:
             overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=itemgetter(1)))
-        overlap.update(self._declined_candidates(weights, among))
-
         query_text = " ".join(words)
         text_scores = {index: self._entry_score(index, weights, wq, query_text)[0] for index in overlap}
+        text_scores.update(self._declined_scores(weights, wq, query_text))
         return {
             index: max(0.0, text_score + self._adjust(self._entries[index], named, states))
             for index, text_score in text_scores.items()
         }
 
-    def _declined_candidates(self, weights: dict[str, float], among: set[int] | None) -> list[tuple[int, float]]:
-        """The declined questions sharing the most weight with the question (see add_declined)."""
+    def _declined_scores(self, weights: dict[str, float], wq: float, query_text: str) -> dict[int, float]:
+        """Text scores of the declined questions sharing the most weight with the question (see
+        add_declined). Each is one phrasing, so it is scored here directly: what `_entry_score`
+        gives an entry of one phrasing, without its bookkeeping."""
         if not self._declined:
-            return []
-        shared: dict[int, float] = defaultdict(float)
+            return {}
+        shared: dict[int, float] = defaultdict(float)  # found by the words that aren't light, as in _entry_score
         for word, weight in weights.items():
-            for index in self._declined_postings.get(word, ()):
-                shared[index] += weight
-        if among is not None:
-            shared = {index: weight for index, weight in shared.items() if index in among}
-        return heapq.nlargest(DECLINED_AMONG, shared.items(), key=itemgetter(1))
+            if weight >= LIGHT_WORD:
+                for index in self._declined_postings.get(word, ()):
+                    shared[index] += weight
+        if not shared:  # only light words: then they find them
+            for word, weight in weights.items():
+                for index in self._declined_postings.get(word, ()):
+                    shared[index] += weight
+        state_words = self._normalise.state_words
+        b2 = QUERY_COVERAGE_BETA * QUERY_COVERAGE_BETA
+        scores = {}
+        for index, _ in heapq.nlargest(DECLINED_AMONG, shared.items(), key=itemgetter(1)):
+            choice_index = self._entry_choices[index][0]
+            common = sum(weights[w] for w in self._choices[choice_index].words if w in weights)
+            recall, precision = common / wq, common / self._choice_weight(choice_index)
+            f = (1 + b2) * precision * recall / (b2 * precision + recall)
+            scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
+            words = self._choices[choice_index].words
+            if all(w in state_words for w in words if w in weights):  # shares nothing but a place name
+                scale *= STATE_ONLY_FACTOR
+                f *= STATE_ONLY_FACTOR
+            similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
+            scores[index] = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
+        return scores
 
     def _entry_score(self, index: int, weights: dict[str, float], wq: float, query_text: str) -> tuple:
         """(score, best choice, recall, precision, similarity): the entry's best phrasing.
@@ -692,6 +721,12 @@ class Matcher:
         phrasings fully, words found only in its answer partly); it is the same for all of the
         entry's phrasings. Precision: how much of the phrasing the question covers.
         Similarity: rapidfuzz on the normalised words.
+
+        Light words ("massage", "bill": in most phrasings) are most of the cost of walking the
+        phrasings, so the phrasings are found through the question's other words, and light
+        words only add to those; only when the entry shares nothing else are they used to find
+        phrasings. (A phrasing sharing only light words with a question whose rarer words the
+        entry also uses is left out: it is a heuristic, measured neutral by make eval.)
         """
         word_choices, answer = self._word_choices[index], self._answer_words[index]
         state_words = self._normalise.state_words
@@ -699,17 +734,29 @@ class Matcher:
         credit = 0.0
         shared_by_choice: dict[int, float] = {}  # the weight of the question's words each phrasing uses
         topical: set[int] = set()  # phrasings sharing a word that isn't a place name
+        light = []  # (weight, choices) of the light words
+        get = shared_by_choice.get
         for word, weight in weights.items():
             choices = word_choices.get(word)
             if choices:
                 credit += weight
-                get = shared_by_choice.get
+                if weight < LIGHT_WORD:
+                    light.append((weight, choices))
+                    continue
                 for choice_index in choices:
                     shared_by_choice[choice_index] = get(choice_index, 0.0) + weight
                 if places and word not in state_words:
                     topical.update(choices)
             elif word in answer:
                 credit += weight * ANSWER_CREDIT
+        if light:
+            only_light = not shared_by_choice
+            for weight, choices in light:
+                for choice_index in choices:
+                    if only_light or choice_index in shared_by_choice:
+                        shared_by_choice[choice_index] = get(choice_index, 0.0) + weight
+                if places:
+                    topical.update(choices)
         recall = credit / wq
         # token-set similarity flatters a phrasing found inside a longer, unexplained question
         full_scale = min(1.0, recall / FULL_SIMILARITY_RECALL)

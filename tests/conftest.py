@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -14,6 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.answer import Answerer
 from bot.config import Settings
+from bot.index_cache import ENV as INDEX_CACHE_ENV
 from bot.querylog import QueryLog
 from bot.serve import http_app
 from bot.slack_app import build_app, make_client
@@ -30,6 +32,14 @@ AUTH_TEST = {
     "is_enterprise_install": False,
 }
 REVIEWERS = frozenset({"UREV1", "UREV2"})
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _index_cache_in_the_session(tmp_path_factory):
+    """The FAQ index cache (bot.index_cache) goes to this test session's directory, not ~/.cache."""
+    os.environ[INDEX_CACHE_ENV] = str(tmp_path_factory.mktemp("index-cache"))
+
+
 _SLACK_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
