@@ -16,6 +16,8 @@ at all (the vocabulary's `billing_words`, or a code) needs a clearer match: ther
 about technique, tables or marketing, and one shared word ("lymphatic drainage") is not a topic.
 The vocabulary's off-topic questions (the therapist's own insurance, prices, taxes, ...) are
 scored like phrasings of no entry: a message nearer to one of them than to any entry is declined.
+Questions people asked (knowledge/asked/) are learnt the same ways: labelled ones as phrasings
+of their entry, out-of-scope ones as questions to decline (`learn`).
 Pure: no Slack, SQLite or environment.
 """
 
@@ -48,8 +50,8 @@ __all__ = [
     "load_vocabulary",
 ]
 
-# Weights and threshold were chosen on tests/eval/questions.yaml and questions-2.yaml
-# (python -m tests.eval.run_eval --dev-only): round values on a plateau, no per-question rules.
+# Weights and threshold were chosen on the labelled questions now in knowledge/asked/ (then
+# development sets; python -m tests.eval.run_eval --dev-only): round values on a plateau.
 DEFAULT_THRESHOLD = 50.0
 SUGGESTION_FLOOR = 25.0  # candidates below this are not worth offering as "did you mean"
 OVERLAP_SHARE = 0.6  # the rest of the text score is rapidfuzz similarity
