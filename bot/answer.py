@@ -164,9 +164,11 @@ class Answerer:
     def _is_units_request(self, req: Request) -> bool:
         """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
         mention minutes ("does a unit need a full 15 min?") go to the knowledge base."""
-        if req.reverse_units is not None or any(p.kind in ("negative", "too_long") for p in req.problems):
-            return True
         note = all(w in _UNIT_WORDS for w in req.leftover_words)  # only codes, minutes and filler words
+        if req.reverse_units is not None:
+            return True
+        if any(p.kind in ("negative", "too_long") for p in req.problems) and (req.segments or note):
+            return True  # a note with impossible minutes gets told so; "is a 600 hour program enough?" is a question
         if req.has_minutes:
             if not req.segments and not note:  # "how many units is 40 minutes?" but not "13 of 15 min in WA?"
                 return bool(_HOW_MANY_UNITS.search(req.text))

@@ -171,6 +171,11 @@ def _shared():
         ("is 53 minutes 3 or 4 units", "units"),
         ("if I do 22 min is that 1 or 2 units", "units"),
         ("25 min manual therapy + 20 min NMR, what do i bill", "units"),
+        # impossible minutes: an error for a note, but a question about hours of school is no note
+        ("40 hours 97124", "error"),
+        ("97140 for 25 hours", "error"),
+        ("does north carolina accept a 600 hour program or do they want more hours", "no_match"),
+        ("are therapists paid per service owed overtime over 40 hours", "no_match"),
     ],
 )
 def test_routing_between_units_and_questions(answerer, message, kind):
