@@ -569,8 +569,10 @@ class Matcher:
         if billing and not typed and billing.isdisjoint(query.words):
             # "deep tissue massage on the upper traps" shares a topic word, but is no billing question
             threshold += NO_BILLING_WORD_MARGIN
+        weak = self._normalise.vocab.weak_words
         confident = (
             bool(candidates)
+            and not all(word in weak for word in query.words)  # "you're the best": everyday words name no topic
             and candidates[0].score >= threshold
             and ranked[0][1] > off_topic  # nearer to an entry than to any question we decline
             and not unknown

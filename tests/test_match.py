@@ -472,3 +472,11 @@ def test_each_declined_question_stands_alone(vocabulary):
         matcher.learn(None, text)
     assert "npi-apply" == best_id(matcher.match("how do i apply for an npi today"))
     assert "florida-pip" == best_id(matcher.match("florida pip massage for a car accident client"))
+
+
+def test_a_message_of_everyday_words_only_names_no_topic():
+    vocab = Vocabulary.from_dict({"stopwords": ["youre", "the", "what", "is", "a"], "weak_words": ["best", "good"]})
+    matcher = Matcher([entry("best-code", "what is the best code", ["best code for massage"])], vocabulary=vocab)
+    assert "best-code" == matcher.match("you're the best").candidates[0].entry.id  # near, but not an answer
+    assert best_id(matcher.match("you're the best")) is None
+    assert "best-code" == best_id(matcher.match("the best code"))
