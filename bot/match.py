@@ -79,6 +79,7 @@ FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twic
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 12  # entries scored phrasing by phrasing after the cheap overlap pass
+DECLINE_MARGIN = 10.0  # an entry must beat the nearest question we decline by this much (near both: unsure)
 DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
 LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't find phrasings by themselves
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
@@ -574,7 +575,7 @@ class Matcher:
             bool(candidates)
             and not all(word in weak for word in query.words)  # "you're the best": everyday words name no topic
             and candidates[0].score >= threshold
-            and ranked[0][1] > off_topic  # nearer to an entry than to any question we decline
+            and ranked[0][1] > off_topic + DECLINE_MARGIN  # clearly nearer to an entry than to any question we decline
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)

@@ -235,23 +235,21 @@ def test_add_phrasing_takes_effect_on_the_next_match(matcher):
 
 
 def test_add_entry_makes_a_new_entry_matchable_and_replaces_by_id(matcher):
-    text = "malpractice cover for therapists"
+    text = "superbill for an out of network client"
     assert matcher.match(text).best is None
     draft = entry(
-        "liability-insurance",
-        "Do I need professional liability insurance?",
-        ["malpractice cover for massage therapists"],
+        "superbill",
+        "How do I write a superbill?",
+        ["superbill for out of network clients"],
     )
     matcher.add_entry(draft)
-    assert "liability-insurance" == best_id(matcher.match(text))
-    revised = entry(
-        "liability-insurance", "Which malpractice cover do payers ask for?", ["malpractice cover"]
-    )
+    assert "superbill" == best_id(matcher.match(text))
+    revised = entry("superbill", "What goes on a superbill?", ["superbill contents"])
     matcher.add_entry(revised)
-    result = matcher.match("malpractice cover")
+    result = matcher.match("superbill contents")
     assert revised == result.best.entry
-    assert [revised] == [m.entry for m in result.candidates if m.entry.id == "liability-insurance"]
-    assert 1 == sum(e.id == "liability-insurance" for e in matcher.entries)
+    assert [revised] == [m.entry for m in result.candidates if m.entry.id == "superbill"]
+    assert 1 == sum(e.id == "superbill" for e in matcher.entries)
 
 
 def test_codes_in_finds_code_shaped_tokens_but_not_ranges():
@@ -480,3 +478,15 @@ def test_a_message_of_everyday_words_only_names_no_topic():
     assert "best-code" == matcher.match("you're the best").candidates[0].entry.id  # near, but not an answer
     assert best_id(matcher.match("you're the best")) is None
     assert "best-code" == best_id(matcher.match("the best code"))
+
+
+def test_a_message_about_as_near_a_declined_question_as_an_entry_is_declined(vocabulary, monkeypatch):
+    import bot.match
+
+    matcher = Matcher(ENTRIES, vocabulary=vocabulary)
+    matcher.learn(None, "where do i apply for a business license")
+    text = "where do i apply for my license or an npi"  # nearer to npi-apply, but not by much
+    result = matcher.match(text)
+    assert result.best is None and "npi-apply" == result.candidates[0].entry.id
+    monkeypatch.setattr(bot.match, "DECLINE_MARGIN", 0.0)
+    assert "npi-apply" == best_id(matcher.match(text))
