@@ -80,6 +80,7 @@ TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the qu
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 12  # entries scored phrasing by phrasing after the cheap overlap pass
 DECLINE_MARGIN = 10.0  # an entry must beat the nearest question we decline by this much (near both: unsure)
+SIMILARITY_TRIES = 8  # phrasings compared by rapidfuzz per entry at most, the most precise first
 DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
 LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't find phrasings by themselves
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
@@ -731,7 +732,8 @@ class Matcher:
         phrasings, so the phrasings are found through the question's other words, and light
         words only add to those; only when the entry shares nothing else are they used to find
         phrasings. (A phrasing sharing only light words with a question whose rarer words the
-        entry also uses is left out: it is a heuristic, measured neutral by make eval.)
+        entry also uses is left out: it is a heuristic, measured neutral by make eval.) At most
+        SIMILARITY_TRIES phrasings are compared by rapidfuzz, the most precise first.
         """
         word_choices, answer = self._word_choices[index], self._answer_words[index]
         state_words = self._normalise.state_words
@@ -777,7 +779,10 @@ class Matcher:
         best: tuple = (0.0, -1, 0.0, 0.0, 0.0)
         bound_scale = OVERLAP_SHARE * 100
         similarity_share = (1 - OVERLAP_SHARE) * 100
+        tries = 0
         for negative_precision, choice_index in keyed:
+            if tries == SIMILARITY_TRIES:
+                break
             precision = -negative_precision
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = full_scale
@@ -788,6 +793,7 @@ class Matcher:
                 break  # no phrasing left can beat the best so far, whatever its similarity
             if bound_scale * f + similarity_share * scale <= best[0]:
                 continue
+            tries += 1
             similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
             score = bound_scale * f + (1 - OVERLAP_SHARE) * similarity
             if score > best[0] or (score == best[0] and choice_index < best[1]):
