@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -447,7 +448,8 @@ def test_learnt_questions_teach_how_people_ask_and_what_to_decline(vocabulary):
     matcher.learn("npi-apply", "the nppes website times out before I can finish")
     assert "npi-apply" == best_id(matcher.match("nppes website keeps timing out"))
 
-    matcher = Matcher(ENTRIES, vocabulary=vocabulary, threshold=30)
+    # (without the vocabulary's off-topic questions, one of which is about one's own car insurance)
+    matcher = Matcher(ENTRIES, vocabulary=dataclasses.replace(vocabulary, off_topic={}), threshold=30)
     asked = "how do I pick a florida pip insurance policy for my own car"
     assert "florida-pip" == best_id(matcher.match(asked))  # shares "florida pip": a wrong answer
     matcher.learn(None, "which pip policy should i buy for my own car")
