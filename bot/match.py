@@ -79,7 +79,8 @@ FOCUS_MIN_WORDS = 3  # a question sentence shorter than this (a code counts twic
 TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the question's words more wins
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 12  # entries scored phrasing by phrasing after the cheap overlap pass
-DECLINE_MARGIN = 10.0  # an entry must beat the nearest question we decline by this much (near both: unsure)
+DECLINE_MARGIN = 15.0  # an entry must beat the nearest question we decline by this much (near both: unsure)
+CLEAR_MATCH = 90.0  # ... unless it matches the entry this well (an approved entry's own question, near enough)
 SIMILARITY_TRIES = 8  # phrasings compared by rapidfuzz per entry at most, the most precise first
 DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
 LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't find phrasings by themselves
@@ -576,7 +577,8 @@ class Matcher:
             bool(candidates)
             and not all(word in weak for word in query.words)  # "you're the best": everyday words name no topic
             and candidates[0].score >= threshold
-            and ranked[0][1] > off_topic + DECLINE_MARGIN  # clearly nearer to an entry than to any question we decline
+            # clearly nearer to an entry than to any question we decline
+            and ranked[0][1] > off_topic + (DECLINE_MARGIN if ranked[0][1] < CLEAR_MATCH else 0.0)
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)
@@ -604,7 +606,7 @@ class Matcher:
             return 0.0
         norm = BM25_K1 * (1 - BM25_B + BM25_B * counts.total() * n / self._terms)
         total = 0.0
-        for word in set(words):
+        for word in dict.fromkeys(words):  # in order (see _choice_weight)
             tf = counts.get(word)
             if tf:
                 df = len(self._postings[word])
@@ -626,11 +628,12 @@ class Matcher:
         return weight
 
     def _choice_weight(self, choice_index: int) -> float:
-        """Total weight of a phrasing's words (cached)."""
+        """Total weight of a phrasing's words (cached). Summed in a fixed order: a set's order
+        changes from run to run (hash seeds), and so would the last bits of the sum, and ties."""
         total = self._choice_weights.get(choice_index)
         if total is None:
             total = self._choice_weights[choice_index] = sum(
-                self._weight(w) for w in self._choices[choice_index].words
+                self._weight(w) for w in sorted(self._choices[choice_index].words)
             )
         return total
 
@@ -708,7 +711,7 @@ class Matcher:
         scores = {}
         for index, _ in heapq.nlargest(DECLINED_AMONG, shared.items(), key=itemgetter(1)):
             choice_index = self._entry_choices[index][0]
-            common = sum(weights[w] for w in self._choices[choice_index].words if w in weights)
+            common = sum(weights[w] for w in sorted(self._choices[choice_index].words) if w in weights)
             recall, precision = common / wq, common / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = min(1.0, recall / FULL_SIMILARITY_RECALL)

@@ -492,3 +492,11 @@ def test_a_message_about_as_near_a_declined_question_as_an_entry_is_declined(voc
     assert result.best is None and "npi-apply" == result.candidates[0].entry.id
     monkeypatch.setattr(bot.match, "DECLINE_MARGIN", 0.0)
     assert "npi-apply" == best_id(matcher.match(text))
+
+
+def test_an_entry_matched_clearly_is_answered_even_next_to_a_declined_question(vocabulary):
+    matcher = Matcher(ENTRIES, vocabulary=vocabulary)
+    matcher.learn(None, "8 minute rule abs")  # a workout: near "the 8-minute rule", within DECLINE_MARGIN
+    result = matcher.match("What is the 8-minute rule?")  # the entry's own question, word for word
+    assert "eight-minute-rule" == best_id(result)
+    assert best_id(matcher.match("8 minute rule abs routine")) is None
