@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from rapidfuzz import fuzz, process
@@ -86,6 +87,7 @@ DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those shar
 LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't find phrasings by themselves
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
+_NO_COUNTS: Counter[str] = Counter()  # the term counts of every question we decline (never counted)
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\d{5}|[a-z]\d{4}")  # on lower-cased tokens: 97124, g0283
 _RANGE_WORDS = frozenset({"series", "range", "family"})  # "the 97000 series" is not a code
@@ -345,6 +347,9 @@ class _OffTopic:
     state: str | None = None
 
 
+_DECLINED = _OffTopic("declined")  # stands in for each question we decline: one object, however many
+
+
 @dataclass(frozen=True)
 class Match:
     entry: Entry
@@ -357,8 +362,7 @@ class MatchResult:
     candidates: tuple[Match, ...]  # top 3 distinct entries, best first ("did you mean")
 
 
-@dataclass
-class _Choice:
+class _Choice(NamedTuple):  # a tuple: thousands of them are pickled into the index cache
     entry: int  # index into Matcher._entries
     words: frozenset[str]
     text: str  # the words joined, for rapidfuzz
@@ -464,12 +468,12 @@ class Matcher:
         some word with any message.) They are found through postings of their own, so they
         never crowd the entries out of the candidates."""
         index = len(self._entries)
-        self._entries.append(_OffTopic("declined"))
+        self._entries.append(_DECLINED)
         self._off_topic.add(index)
         self._declined.add(index)
         self._entry_choices.append([])
         self._word_choices.append({})
-        self._term_counts.append(Counter())
+        self._term_counts.append(_NO_COUNTS)
         self._answer_words.append(frozenset())
         self._add_choice(index, question)
 
@@ -482,8 +486,8 @@ class Matcher:
         self._entry_choices[index].append(choice_index)
         self._choices.append(_Choice(index, frozenset(words), " ".join(words)))
         unique = set(words)
-        self._term_counts[index].update(unique)
-        if index not in self._off_topic:
+        if index not in self._off_topic:  # BM25 (entries only) reads them
+            self._term_counts[index].update(unique)
             self._terms += len(unique)
         word_choices = self._word_choices[index]
         for word in unique:
