@@ -642,11 +642,12 @@ class Matcher:
         return total
 
     def warm(self) -> None:
-        """Compute every word's and phrasing's weight now (they are cached lazily, and learning
-        clears them), so that the first questions after loading don't pay for them."""
+        """Compute every word's and phrasing's weight, and the typo lists, now (they are cached
+        lazily, and learning clears them), so that the first questions don't pay for them."""
         for choice_index, choice in enumerate(self._choices):
             if self._entry_choices[choice.entry]:
                 self._choice_weight(choice_index)
+        self._spelling.prepare()
 
     def _changed(self) -> None:
         """Word counts changed: cached weights are stale (recomputed lazily, per word)."""
@@ -830,6 +831,11 @@ class Matcher:
         return delta
 
 
+def _edits_allowed(length: int) -> int:
+    """Short words are too close to each other to guess ("rain" is not a typo of "pain")."""
+    return 0 if length < 5 else 1 if length < 8 else 2
+
+
 class _Spelling:
     """Typo correction of typed words against the words the indexed texts use."""
 
@@ -843,25 +849,33 @@ class _Spelling:
         self._by_length = None
         self._cache.clear()
 
+    def prepare(self, longest: int = 30) -> None:
+        """Build the lists of known words by length now, not on the first typo."""
+        for length in range(longest + 1):
+            if _edits_allowed(length):
+                self._near_words(length, _edits_allowed(length))
+
+    def _near_words(self, length: int, max_edits: int) -> list[str]:
+        """The known words as long as a typo of `length` letters, give or take the edits."""
+        if self._by_length is None:
+            self._by_length = defaultdict(list)
+            for known in sorted(self._known):
+                self._by_length[len(known)].append(known)
+            self._near.clear()
+        near = self._near.get((length, max_edits))
+        if near is None:
+            lengths = range(length - max_edits, length + max_edits + 1)
+            near = self._near[length, max_edits] = [k for n in lengths for k in self._by_length.get(n, ())]
+        return near
+
     def correct(self, word: str) -> str | None:
         """The known word within one edit (two for long words), or None."""
         if word in self._cache:
             return self._cache[word]
-        # Short words are too close to each other to guess: "rain" is not a typo of "pain".
-        max_edits = 0 if len(word) < 5 else 1 if len(word) < 8 else 2
+        max_edits = _edits_allowed(len(word))
         fixed = None
         if max_edits:
-            if self._by_length is None:
-                self._by_length = defaultdict(list)
-                for known in sorted(self._known):
-                    self._by_length[len(known)].append(known)
-                self._near.clear()
-            near = self._near.get((len(word), max_edits))
-            if near is None:  # the known words as long as the typo, give or take the edits
-                lengths = range(len(word) - max_edits, len(word) + max_edits + 1)
-                near = self._near[len(word), max_edits] = [
-                    k for n in lengths for k in self._by_length.get(n, ())
-                ]
+            near = self._near_words(len(word), max_edits)
             for known, _, _ in process.extract(
                 word, near, scorer=OSA.distance, score_cutoff=max_edits, limit=8
             ):
