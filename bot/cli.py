@@ -243,9 +243,9 @@ def kb_check():
     Example:
       billing-bot kb check
     """
+    from bot.asked import check_asked
     from bot.codes import KNOWLEDGE_DIR, load_code_table
     from bot.errors import KnowledgeError
-    from bot.asked import check_asked
     from bot.kb import check_kb, check_phrasings, load_kb
     from bot.schema import check_tables
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import os
 import pickle
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 ENV = "BILLING_BOT_CACHE_DIR"
 _CODE = ("kb.py", "match.py", "asked.py", "index_cache.py")  # the modules of what is stored
@@ -57,8 +59,10 @@ def cached(knowledge_dir: Path, build: Callable[[], T]) -> T:
     try:
         with open(path, "rb") as f:
             return _unpickle(f.read())
-    except Exception:  # noqa: BLE001 - none yet, unreadable, damaged or stale: build instead
+    except FileNotFoundError:
         pass
+    except Exception as exc:  # noqa: BLE001 - unreadable, damaged or stale: build instead
+        log.info("FAQ index cache %s not used (%s); building", path, exc)
     value = build()
     _store(path, value)
     return value
@@ -91,5 +95,5 @@ def _store(path: Path, value: object) -> None:
         older = sorted(path.parent.glob("faq-index-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in older[_KEEP:]:
             stale.unlink(missing_ok=True)
-    except Exception:  # noqa: BLE001 - read-only, full disk...: the bot still works, it builds each time
-        pass
+    except Exception as exc:  # noqa: BLE001 - read-only, full disk...: the bot still works, it builds each time
+        log.info("FAQ index cache not written to %s (%s)", path.parent, exc)
