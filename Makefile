@@ -25,7 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
-## eval: matcher accuracy on tests/eval
+## eval: matcher accuracy: cross-validated on knowledge/asked, and on the held-out sets in tests/eval
 eval: $(STAMP)
 	$(PY) -m tests.eval.run_eval
 

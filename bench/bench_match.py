@@ -41,6 +41,7 @@ def bench_load(rounds: int = 15) -> dict:
     the vocabulary and the asked questions, and building the matcher index. Timed as it runs
     (the index read back from bot.index_cache) and as after an edit to knowledge/ (built)."""
     loaded, built = [], []
+    chosen = os.environ.get(index_cache.ENV)
     with tempfile.TemporaryDirectory() as cache:
         os.environ[index_cache.ENV] = cache
         try:
@@ -55,7 +56,10 @@ def bench_load(rounds: int = 15) -> dict:
                 Answerer.from_knowledge().matcher  # noqa: B018
                 built.append(_ms(t0))
         finally:
-            del os.environ[index_cache.ENV]
+            if chosen is None:
+                del os.environ[index_cache.ENV]
+            else:
+                os.environ[index_cache.ENV] = chosen
     return {
         "entries": len(load_kb(FAQ_DIR)),
         "asked": len(load_asked()),

@@ -23,6 +23,7 @@ ASKED_DIR = KNOWLEDGE_DIR / "asked"
 __all__ = ["ASKED_DIR", "Asked", "check_asked", "load_asked"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_NULL = "tag:yaml.org,2002:null"  # `expect: null` (or ~, or nothing); a quoted "null" is text
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,11 @@ def load_asked(directory: Path = ASKED_DIR, *, leave_out: Iterable[str] = ()) ->
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
         items = data.get("questions") if isinstance(data, dict) else None
         for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict) and isinstance(item.get("q"), str) and item["q"].strip():
-                expect = item.get("expect")
-                asked.append(Asked(item["q"], expect if isinstance(expect, str) else None, path.name))
+            if not (isinstance(item, dict) and isinstance(item.get("q"), str) and item["q"].strip()):
+                continue
+            if "expect" not in item or not (item["expect"] is None or isinstance(item["expect"], str)):
+                continue  # no label: never guess one (declining an in-scope question would teach the opposite)
+            asked.append(Asked(item["q"], item["expect"], path.name))
     return asked
 
 
@@ -77,13 +80,13 @@ def check_asked(directory: Path, entry_ids: Iterable[str]) -> list[Problem]:
         for node in items:
             line = node.start_mark.line + 1
             fields = _scalar_fields(node)
-            if fields is None or set(fields) - {"q", "expect"} or not fields.get("q", "").strip():
+            if fields is None or set(fields) != {"q", "expect"} or not fields["q"][1].strip():
                 problems.append(Problem(name, line, "each item must be `{q: question text, expect: entry id or null}`"))
                 continue
-            expect = fields.get("expect", "null")
-            if expect not in ("null", "~", "") and expect not in known:
+            tag, expect = fields["expect"]
+            if tag != _NULL and expect not in known:
                 problems.append(Problem(name, line, f"expect: unknown entry {expect!r}"))
-            key = same_text_key(fields["q"])
+            key = same_text_key(fields["q"][1])
             if key in seen:
                 first, first_line = seen[key]
                 problems.append(Problem(name, line, f"question listed twice (first at {first}:{first_line})"))
@@ -101,13 +104,13 @@ def _question_nodes(root) -> list | None:
     return None
 
 
-def _scalar_fields(node) -> dict[str, str] | None:
-    """The item's keys and their plain-text values, or None when it is not a flat mapping."""
+def _scalar_fields(node) -> dict[str, tuple[str, str]] | None:
+    """The item's keys and their (resolved YAML tag, text), or None when it is not a flat mapping."""
     if not isinstance(node, yaml.MappingNode):
         return None
     fields = {}
     for key, value in node.value:
         if not isinstance(value, yaml.ScalarNode):
             return None
-        fields[key.value] = value.value
+        fields[key.value] = (value.tag, value.value)
     return fields

@@ -15,7 +15,8 @@ bot says it doesn't know. A message with no billing word
 at all (the vocabulary's `billing_words`, or a code) needs a clearer match: therapists also ask
 about technique, tables or marketing, and one shared word ("lymphatic drainage") is not a topic.
 The vocabulary's off-topic questions (the therapist's own insurance, prices, taxes, ...) are
-scored like phrasings of no entry: a message nearer to one of them than to any entry is declined.
+scored like phrasings of no entry: a message about as near to one of them as to any entry
+(within DECLINE_MARGIN, unless the entry matches clearly) is declined.
 Questions people asked (knowledge/asked/) are learnt the same ways: labelled ones as phrasings
 of their entry, out-of-scope ones as questions to decline (`learn`).
 Pure: no Slack, SQLite or environment.
@@ -451,20 +452,20 @@ class Matcher:
 
     def learn(self, entry_id: str | None, question: str) -> None:
         """Learn from a question someone asked, labelled with the entry that answers it, or None
-        for one the bot must decline (knowledge/asked/).
+        for one the bot must decline (knowledge/asked/). Its typos are not learnt as spellings.
 
         :raises KeyError: for an id the matcher doesn't know.
         """
         if entry_id is None:
             self.add_declined(question)
         else:
-            self.add_phrasing(entry_id, question)
+            self._add_choice(self._ids[entry_id], question, spelled_right=False)
 
     def add_declined(self, question: str) -> None:
         """Teach the matcher a question it must decline (one a reviewer labelled out of scope).
 
-        Each stands alone, like an entry of one phrasing: a message nearer to one of them than
-        to any entry is declined. (As one group, a thousand unrelated questions would share
+        Each stands alone, like an entry of one phrasing: a message about as near to one of them
+        as to any entry is declined (see DECLINE_MARGIN). (As one group, a thousand unrelated questions would share
         some word with any message.) They are found through postings of their own, so they
         never crowd the entries out of the candidates."""
         index = len(self._entries)
@@ -475,11 +476,15 @@ class Matcher:
         self._word_choices.append({})
         self._term_counts.append(_NO_COUNTS)
         self._answer_words.append(frozenset())
-        self._add_choice(index, question)
+        self._add_choice(index, question, spelled_right=False)
 
-    def _add_choice(self, index: int, text: str) -> None:
-        self._learn(text)
-        words = self._normalise(text).words
+    def _add_choice(self, index: int, text: str, *, spelled_right: bool = True) -> None:
+        """:param spelled_right: the text's words are correct spellings to correct typos to (curated
+            text and reviewers' phrasings). Otherwise (what people typed) its typos are corrected
+            as a question's are: "acident" stays a typo to correct, not a word to keep."""
+        if spelled_right:
+            self._learn(text)
+        words = self._normalise(text, None if spelled_right else self._spelling).words  # typos corrected like a question's
         if not words:
             return
         choice_index = len(self._choices)
@@ -593,7 +598,8 @@ class Matcher:
         parts = _question_sentences(text)
         if not parts:
             return
-        among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, scores.items(), key=itemgetter(1))}
+        entries = ((i, score) for i, score in scores.items() if i not in self._off_topic)  # those are always re-read
+        among = {i for i, _ in heapq.nlargest(FOCUS_AMONG, entries, key=itemgetter(1))}
         for part in parts:
             sentence = self._normalise(part, self._spelling)
             words = sentence.words

@@ -93,3 +93,11 @@ def test_the_bot_answers_the_same_from_the_cache(tmp_path, cache, monkeypatch):
     again = Answerer.from_knowledge(knowledge)
     assert answers == [again.answer(q) for q in questions]
     assert ["faq", "faq", "no_match"] == [a.kind for a in answers]
+
+
+def test_the_key_follows_paths_inside_knowledge_not_just_names(knowledge):
+    (knowledge / "asked").mkdir()
+    (knowledge / "asked" / "q.yaml").write_text("questions: []\n", encoding="utf-8")
+    before = index_cache.index_key(knowledge)
+    (knowledge / "asked").rename(knowledge / "asked.disabled")
+    assert before != index_cache.index_key(knowledge)
