@@ -465,9 +465,9 @@ class Matcher:
         """Teach the matcher a question it must decline (one a reviewer labelled out of scope).
 
         Each stands alone, like an entry of one phrasing: a message about as near to one of them
-        as to any entry is declined (see DECLINE_MARGIN). (As one group, a thousand unrelated questions would share
-        some word with any message.) They are found through postings of their own, so they
-        never crowd the entries out of the candidates."""
+        as to any entry is declined (see DECLINE_MARGIN). (As one group, a thousand unrelated
+        questions would share some word with any message.) They are found through postings of
+        their own, so they never crowd the entries out of the candidates."""
         index = len(self._entries)
         self._entries.append(_DECLINED)
         self._off_topic.add(index)
@@ -722,15 +722,15 @@ class Matcher:
         scores = {}
         for index, _ in heapq.nlargest(DECLINED_AMONG, shared.items(), key=itemgetter(1)):
             choice_index = self._entry_choices[index][0]
-            common = sum(weights[w] for w in sorted(self._choices[choice_index].words) if w in weights)
+            choice = self._choices[choice_index]
+            common = sum(weights[w] for w in sorted(choice.words) if w in weights)
             recall, precision = common / wq, common / self._choice_weight(choice_index)
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = min(1.0, recall / FULL_SIMILARITY_RECALL)
-            words = self._choices[choice_index].words
-            if all(w in state_words for w in words if w in weights):  # shares nothing but a place name
+            if all(w in state_words for w in choice.words if w in weights):  # shares nothing but a place name
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR
-            similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
+            similarity = SIMILARITY(query_text, choice.text) * scale
             scores[index] = OVERLAP_SHARE * 100 * f + (1 - OVERLAP_SHARE) * similarity
         return scores
 
@@ -800,13 +800,14 @@ class Matcher:
             precision = -negative_precision
             f = (1 + b2) * precision * recall / (b2 * precision + recall)
             scale = full_scale
-            if places and choice_index not in topical:  # "washington?" names a place, not a topic
+            place_only = places and choice_index not in topical  # "washington?" names a place, not a topic
+            if place_only:
                 scale *= STATE_ONLY_FACTOR
                 f *= STATE_ONLY_FACTOR
-            elif bound_scale * f + similarity_share * scale <= best[0]:
-                break  # no phrasing left can beat the best so far, whatever its similarity
-            if bound_scale * f + similarity_share * scale <= best[0]:
-                continue
+            if bound_scale * f + similarity_share * scale <= best[0]:  # even with a perfect similarity
+                if place_only:
+                    continue
+                break  # and no less precise phrasing can beat the best so far either
             tries += 1
             similarity = SIMILARITY(query_text, self._choices[choice_index].text) * scale
             score = bound_scale * f + (1 - OVERLAP_SHARE) * similarity
