@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -52,6 +52,12 @@ class SourceRef(BaseModel):
 
     title: _Text
     url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    # primary: the rule's own author (cms.gov manuals, statutes, state agencies, the AMA, NUCC, X12,
+    # the payer's own policy); secondary: anyone explaining it (the default: never claim more).
+    # Answers show which, and how old.
+    kind: Literal["primary", "secondary"] = "secondary"
+    # The source's own date or revision (YYYY, YYYY-MM or YYYY-MM-DD), or "undated".
+    date: Annotated[str, Field(pattern=r"^(?:\d{4}(?:-\d{2}(?:-\d{2})?)?|undated)$")] = "undated"
 
 
 class Entry(BaseModel):
@@ -69,6 +75,8 @@ class Entry(BaseModel):
     sources: Annotated[tuple[SourceRef, ...], Field(min_length=1)]
     last_verified: date
     review_by: date
+    # Who keeps the entry right: a Slack user ID, reminded when review_by comes.
+    owner: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
 
     @field_validator("id")
     @classmethod
