@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.answer import Answerer
+from bot.core.answer import Answerer
 
 CODES = ["97124", "97140", "97112", "97110", "97530", "97116", "97035"]
 NAMES = ["massage", "manual therapy", "NMR", "ther ex", "MLD", "myofascial release", "swedish massage"]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.querylog import QueryLog, QueryRecord, new_query_id, utc_now
+from bot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
 
 QUESTIONS = [
     "40 min 97124",
@@ -198,7 +198,7 @@ def main() -> None:
     print("QueryRecord build cost:", build_cost())
     try:
         from bench.bench_core import units_messages
-        from bot.answer import Answerer
+        from bot.core.answer import Answerer
     except ImportError as exc:
         print(f"answer latency on/off: skipped ({exc})")
         return

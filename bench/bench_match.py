@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import index_cache
-from bot.answer import Answerer
-from bot.asked import load_asked
-from bot.kb import FAQ_DIR, Entry, load_kb
-from bot.match import Matcher, codes_in, load_vocabulary
+from bot.core import index_cache
+from bot.core.answer import Answerer
+from bot.core.asked import load_asked
+from bot.core.kb import FAQ_DIR, Entry, load_kb
+from bot.core.match import Matcher, codes_in, load_vocabulary
 from tests.eval.run_eval import QUESTIONS, load_questions
 
 CHATTY = QUESTIONS.with_name("questions-5.yaml")  # long messages with context before the question
@@ -39,7 +39,7 @@ def _ms(t0: int) -> float:
 def bench_load(rounds: int = 15) -> dict:
     """Everything the bot does before its first FAQ answer: reading and validating the FAQ files,
     the vocabulary and the asked questions, and building the matcher index. Timed as it runs
-    (the index read back from bot.index_cache) and as after an edit to knowledge/ (built)."""
+    (the index read back from bot.core.index_cache) and as after an edit to knowledge/ (built)."""
     loaded, built = [], []
     chosen = os.environ.get(index_cache.ENV)
     with tempfile.TemporaryDirectory() as cache:

@@ -1,7 +1,7 @@
 """Slack target (issue #4): HTTP `/units` under load, side by side with the framework floor.
 
 Two servers, each in its own process and served the same way (uvicorn + Starlette + Bolt's
-AsyncSlackRequestHandler on 127.0.0.1): the bot (`bot.serve.http_app` over `build_app`, with
+AsyncSlackRequestHandler on 127.0.0.1): the bot (`bot.slack.serve.http_app` over `build_app`, with
 its query log writing to a temporary SQLite file) and a bare Bolt AsyncApp whose /units
 listener only acks. A load client in a third process (aiohttp, 16 connections) sends the
 same 2,000 signed slash commands to each, in alternating rounds; the figures are medians
@@ -80,7 +80,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
     from starlette.routing import Route
 
     from bot.config import Settings
-    from bot.serve import build_components, http_app
+    from bot.slack.serve import build_components, http_app
 
     settings = Settings(
         slack_bot_token="xoxb-bench",
@@ -103,7 +103,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
         reply = None
         if kind == "floor-reply":
             from bot import render
-            from bot.answer import Answerer
+            from bot.core.answer import Answerer
 
             answer = Answerer.from_knowledge().answer(FIXED_MESSAGE)
             reply = render.message(answer, query_id="q" + "0" * 18, asked=FIXED_MESSAGE)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import re
 
-from bot.answer import escape
-from bot.model import Answer
+from bot.core.answer import escape
+from bot.core.model import Answer
 
 SECTION_LIMIT = 3000  # characters in one section's text (Block Kit)
 MAX_BLOCKS = 50  # blocks in one message
@@ -277,7 +277,7 @@ def usage_blocks(
 
 
 def codes_blocks(codes) -> list[dict]:
-    """The code table (a `bot.codes.CodeTable`) for `/units codes`."""
+    """The code table (a `bot.core.codes.CodeTable`) for `/units codes`."""
     rows = [f"`{c.code}` {'timed' if c.timed else 'untimed'}: {escape(c.name)}" for c in codes.codes.values()]
     retired = [f"`{r.code}` → {', '.join(r.replacements)}" for r in codes.retired.values()]
     text = "*Codes I know*\n" + "\n".join(rows)
@@ -321,7 +321,7 @@ def review_desk_blocks(
     notice: str | None = None,
     budget: int = MAX_VIEW_BLOCKS,
 ) -> list[dict]:
-    """This week's numbers, drafts waiting for a second reviewer, then the queue (`bot.review.ReviewItem`s),
+    """This week's numbers, drafts waiting for a second reviewer, then the queue (`bot.storage.review.ReviewItem`s),
     each with its actions; stops before `budget` blocks. Logged questions and drafts are user text:
     escaped, verbatim."""
     blocks: list[dict] = [{"type": "header", "text": _plain("Review desk", 150)}]

@@ -13,12 +13,12 @@ import pytest
 import uvicorn
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.answer import Answerer
+from bot.core.answer import Answerer
 from bot.config import Settings
-from bot.index_cache import ENV as INDEX_CACHE_ENV
-from bot.querylog import QueryLog
-from bot.serve import http_app
-from bot.slack_app import build_app, make_client
+from bot.core.index_cache import ENV as INDEX_CACHE_ENV
+from bot.storage.querylog import QueryLog
+from bot.slack.serve import http_app
+from bot.slack.app import build_app, make_client
 from tests.payloads import BOT_ID, BOT_USER, SECRET, TEAM, signed_headers
 
 AUTH_TEST = {
@@ -36,7 +36,7 @@ REVIEWERS = frozenset({"UREV1", "UREV2"})
 
 @pytest.fixture(autouse=True, scope="session")
 def _index_cache_in_the_session(tmp_path_factory):
-    """The FAQ index cache (bot.index_cache) goes to this test session's directory, not ~/.cache."""
+    """The FAQ index cache (bot.core.index_cache) goes to this test session's directory, not ~/.cache."""
     os.environ[INDEX_CACHE_ENV] = str(tmp_path_factory.mktemp("index-cache"))
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from bot.answer import Answerer
-from bot.errors import UnknownRule
+from bot.core.answer import Answerer
+from bot.core.errors import UnknownRule
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.asked import ASKED_DIR, check_asked, load_asked
-from bot.kb import load_kb
+from bot.core.asked import ASKED_DIR, check_asked, load_asked
+from bot.core.kb import load_kb
 
 IDS = {"npi-need", "npi-apply"}
 
@@ -73,8 +73,8 @@ def test_the_shipped_questions_are_clean_and_labelled_with_real_entries():
 def test_the_bot_learns_from_the_asked_files_unless_told_to_leave_one_out(tmp_path):
     import shutil
 
-    from bot.answer import Answerer
-    from bot.kb import KNOWLEDGE_DIR
+    from bot.core.answer import Answerer
+    from bot.core.kb import KNOWLEDGE_DIR
 
     knowledge = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, knowledge, ignore=shutil.ignore_patterns("asked"))

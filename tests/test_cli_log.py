@@ -7,8 +7,8 @@ import yaml
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.cli_log import log_group, review_group
-from bot.querylog import QueryLog, QueryRecord, new_query_id
+from bot.cli.log_commands import log_group, review_group
+from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 
 CMS = "CMS fee schedule (https://www.cms.gov/medicare/payment/fee-schedules/physician)"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pytest
 
-from bot.cli import cli
+from bot.cli.commands import cli
 from bot.config import SETTINGS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

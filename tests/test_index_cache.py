@@ -1,4 +1,4 @@
-"""bot.index_cache: the built FAQ index is reused until knowledge/ changes, and the cache never
+"""bot.core.index_cache: the built FAQ index is reused until knowledge/ changes, and the cache never
 stands in the bot's way."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from bot import index_cache
-from bot.answer import Answerer
-from bot.kb import KNOWLEDGE_DIR
+from bot.core import index_cache
+from bot.core.answer import Answerer
+from bot.core.kb import KNOWLEDGE_DIR
 
 
 @pytest.fixture

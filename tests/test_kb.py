@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, Entry, KnowledgeBaseError, Problem, check_kb, load_kb
+from bot.core.kb import FAQ_DIR, KNOWLEDGE_DIR, Entry, KnowledgeBaseError, Problem, check_kb, load_kb
 
 TODAY = date(2026, 12, 1)
 CODES = frozenset({"97124", "97140", "97112"})
@@ -257,7 +257,7 @@ def test_shipped_knowledge_base_is_clean():
 
 
 def test_linked_phrasings_file_is_checked(tmp_path):
-    from bot.kb import check_phrasings
+    from bot.core.kb import check_phrasings
 
     path = tmp_path / "phrasings.yaml"
     assert [] == check_phrasings(path, ["npi-need"])  # no file: nothing to check

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.kb import Entry
-from bot.match import Matcher, MatchResult, Vocabulary, VocabularyError, codes_in, load_vocabulary
+from bot.core.kb import Entry
+from bot.core.match import Matcher, MatchResult, Vocabulary, VocabularyError, codes_in, load_vocabulary
 
 
 def entry(id: str, question: str, phrasings=(), codes=(), state=None, answer="See the source.") -> Entry:
@@ -333,10 +333,10 @@ def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
 
 
 def test_a_close_call_goes_to_the_entry_whose_phrasings_use_the_words_more(monkeypatch):
-    import bot.match
+    import bot.core.match
 
     # in a KB of two entries every shared word is light: find phrasings through all of them here
-    monkeypatch.setattr(bot.match, "LIGHT_WORD", 0.0)
+    monkeypatch.setattr(bot.core.match, "LIGHT_WORD", 0.0)
     vocab = Vocabulary.from_dict({"stopwords": ["the", "a", "is", "for", "what"]})
     short = entry("short", "what is a fee schedule", ["fee schedule lookup online"])
     long = entry(
@@ -355,7 +355,7 @@ def test_a_close_call_goes_to_the_entry_whose_phrasings_use_the_words_more(monke
     assert matcher._bm25(matcher._ids["long"], words) > matcher._bm25(matcher._ids["short"], words)
     assert "long" == best_id(matcher.match(question))
     # on its best phrasing alone, "short" comes first: it is the second opinion that decides
-    monkeypatch.setattr(bot.match, "TIE_MARGIN", 0.0)
+    monkeypatch.setattr(bot.core.match, "TIE_MARGIN", 0.0)
     assert "short" == best_id(matcher.match(question))
     # replacing an entry keeps the counts consistent
     terms = matcher._terms
@@ -389,7 +389,7 @@ def test_eval_set_accuracy_does_not_regress():
     nothing from knowledge/asked/; test_asked.py holds the floor for the bot that learns).
     Floors under what make eval reports for "matcher on the entries alone", to catch regressions.
     """
-    from bot.kb import load_kb
+    from bot.core.kb import load_kb
     from tests.eval.run_eval import evaluate, load_questions, matcher_predictor
 
     report = evaluate("matcher", matcher_predictor(load_kb()), load_questions())
@@ -482,14 +482,14 @@ def test_a_message_of_everyday_words_only_names_no_topic():
 
 
 def test_a_message_about_as_near_a_declined_question_as_an_entry_is_declined(vocabulary, monkeypatch):
-    import bot.match
+    import bot.core.match
 
     matcher = Matcher(ENTRIES, vocabulary=vocabulary)
     matcher.learn(None, "where do i apply for a business license")
     text = "where do i apply for my license or an npi"  # nearer to npi-apply, but not by much
     result = matcher.match(text)
     assert result.best is None and "npi-apply" == result.candidates[0].entry.id
-    monkeypatch.setattr(bot.match, "DECLINE_MARGIN", 0.0)
+    monkeypatch.setattr(bot.core.match, "DECLINE_MARGIN", 0.0)
     assert "npi-apply" == best_id(matcher.match(text))
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.codes import load_code_table, load_rule_book
-from bot.parse import Parser, strip_slack_markup
+from bot.core.codes import load_code_table, load_rule_book
+from bot.core.parse import Parser, strip_slack_markup
 
 PARSER = Parser(load_code_table(), load_rule_book())
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.redact import redact
+from bot.storage.redact import redact
 
 TODAY = date(2026, 5, 9)
 

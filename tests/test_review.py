@@ -4,9 +4,9 @@ import pytest
 import yaml
 from sqlite_utils import Database
 
-from bot.kb import load_kb
-from bot.querylog import QueryLog, QueryRecord, new_query_id, utc_now
-from bot.review import ExportError, ReviewDesk, ReviewItem, ReviewResult, _source, slugify
+from bot.core.kb import load_kb
+from bot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
+from bot.storage.review import ExportError, ReviewDesk, ReviewItem, ReviewResult, _source, slugify
 
 FAST = {"busy_timeout": 0.05, "retry_max": 0.05, "flush_interval": 0.01}
 REVIEWERS = frozenset({"R1", "R2"})
@@ -340,7 +340,7 @@ def test_slugify():
 
 def test_apply_to_makes_the_real_answerer_use_the_overlay(log, tmp_path):
     """Link + approve, then the next question is answered from the overlay (no restart)."""
-    from bot.answer import Answerer
+    from bot.core.answer import Answerer
 
     answerer = Answerer.from_knowledge()
     desk = ReviewDesk(log, REVIEWERS, on_change=lambda: desk.apply_to(answerer.matcher))

@@ -8,8 +8,8 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot import render
-from bot.model import Answer, Source
-from bot.review import ReviewItem
+from bot.core.model import Answer, Source
+from bot.storage.review import ReviewItem
 
 
 def valid_blocks(blocks: list[dict]) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from bot.serve import run_socket_mode
+from bot.slack.serve import run_socket_mode
 from tests import payloads as p
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.codes import load_rule_book
-from bot.units import BLOCK, Item, allocate, minutes_range, minutes_to_next_unit, units_for
+from bot.core.codes import load_rule_book
+from bot.core.units import BLOCK, Item, allocate, minutes_range, minutes_to_next_unit, units_for
 
 RULES = load_rule_book()
 CMS = RULES.get("cms")
@@ -229,13 +229,13 @@ def test_range_contains_its_minutes(minutes, threshold):
 
 
 def test_shipped_tables_pass_the_full_schema():
-    from bot.schema import check_tables
+    from bot.core.schema import check_tables
 
     assert [] == check_tables()
 
 
 def test_schema_reports_bad_tables(tmp_path):
-    from bot.schema import check_tables
+    from bot.core.schema import check_tables
 
     (tmp_path / "codes.yaml").write_text("codes:\n  - code: '97124'\n    name: Massage\n    timed: maybe\n")
     (tmp_path / "rules.yaml").write_text("default: nope\nrules:\n  - {name: cms, title: CMS, method: total}\n")

@@ -2,7 +2,7 @@
 (knowledge/asked/*.yaml), and on held-out sets it never learns from (tests/eval/holdout*.yaml).
 
 Run `python -m tests.eval.run_eval` (or `make eval`). Questions go through the same path as
-the bot (`bot.answer.Answerer`). Always exits 0: it is a report, not a gate (tests/test_match.py
+the bot (`bot.core.answer.Answerer`). Always exits 0: it is a report, not a gate (tests/test_match.py
 holds the gate).
 
 - Cross-validation: each file of knowledge/asked/ is answered by a bot that learnt from all the
@@ -27,9 +27,9 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process, utils
 
-from bot.asked import ASKED_DIR
-from bot.kb import FAQ_DIR, KNOWLEDGE_DIR, KnowledgeBase, load_kb
-from bot.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
+from bot.core.asked import ASKED_DIR
+from bot.core.kb import FAQ_DIR, KNOWLEDGE_DIR, KnowledgeBase, load_kb
+from bot.core.match import DEFAULT_THRESHOLD, Matcher, codes_in, load_vocabulary
 
 # The labelled questions the bot learns from, file by file: cross-validated.
 ASKED = sorted(ASKED_DIR.glob("*.yaml"))
@@ -138,9 +138,9 @@ def matcher_predictor(
 
 
 def answerer_predictor(leave_out: frozenset[str] = frozenset()) -> Callable[[str], Prediction]:
-    """The bot's own router (`bot.answer`), learning from every file of knowledge/asked/ but
+    """The bot's own router (`bot.core.answer`), learning from every file of knowledge/asked/ but
     those left out."""
-    from bot.answer import Answerer
+    from bot.core.answer import Answerer
 
     answerer = Answerer.from_knowledge(leave_out_asked=leave_out)
 
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     totals: list[Report] = []
     for name, questions in asked.items():
         print(f"### cross-validation: {name} ({_describe(questions)}), answered by a bot that learnt from the other files\n")
-        report = evaluate("bot (bot.answer.Answerer)", answerer_predictor(frozenset({name})), questions)
+        report = evaluate("bot (bot.core.answer.Answerer)", answerer_predictor(frozenset({name})), questions)
         totals.append(report)
         print_report(report)
         print()
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, holdout in holdouts.items():
         show = args.show_holdout_misses
         print(f"\n### held-out set {name} (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
-        print_report(evaluate("bot (bot.answer.Answerer)", bot, holdout), show_misses=show)
+        print_report(evaluate("bot (bot.core.answer.Answerer)", bot, holdout), show_misses=show)
         print()
         print_report(
             evaluate(f"matcher on the entries alone (threshold {DEFAULT_THRESHOLD:g})", matcher, holdout),

@@ -39,7 +39,7 @@ import yaml
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.kb import KNOWLEDGE_DIR, Entry
+from bot.core.kb import KNOWLEDGE_DIR, Entry
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.kb import KNOWLEDGE_DIR, Problem, same_text_key
+from bot.core.kb import KNOWLEDGE_DIR, Problem, same_text_key
 
 ASKED_DIR = KNOWLEDGE_DIR / "asked"
 

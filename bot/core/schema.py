@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.codes import CODE_PATTERN, KNOWLEDGE_DIR, read_yaml
-from bot.errors import KnowledgeError
+from bot.core.codes import CODE_PATTERN, KNOWLEDGE_DIR, read_yaml
+from bot.core.errors import KnowledgeError
 
 
 class _Model(BaseModel):

@@ -51,7 +51,7 @@ def index_key(knowledge_dir: Path) -> str:
     digest.update(f"{pydantic.VERSION} {rapidfuzz.__version__} {yaml.__version__}".encode())
     here = Path(__file__).resolve().parent
     knowledge_dir = Path(knowledge_dir)
-    files = [(f"bot/{name}", here / name) for name in _CODE] + [
+    files = [(f"bot/core/{name}", here / name) for name in _CODE] + [
         (path.relative_to(knowledge_dir).as_posix(), path)
         for path in sorted(knowledge_dir.rglob("*"))
         if path.is_file()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from bot.codes import CODE_PATTERN, CodeTable, RuleBook
+from bot.core.codes import CODE_PATTERN, CodeTable, RuleBook
 
 MAX_MINUTES = 24 * 60  # nobody treats for more than a day on one date of service
 

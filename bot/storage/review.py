@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.querylog import UPSERT, QueryLog, dumps, utc_now
+from bot.storage.querylog import UPSERT, QueryLog, dumps, utc_now
 
 KINDS = ("not_helpful", "no_match", "low_confidence", "review_due")
 REVIEW_EVERY = timedelta(days=365)  # review_by of an exported entry, counted from approval
@@ -138,10 +138,10 @@ class ReviewDesk:
             return [_faq_entry(d) for d in self._drafts.values() if d["status"] == "approved"]
 
     def apply_to(self, matcher) -> int:
-        """Teach a `bot.match.Matcher` the overlay it hasn't seen yet: approved entries
+        """Teach a `bot.core.match.Matcher` the overlay it hasn't seen yet: approved entries
         (`add_entry`, idempotent) and linked phrasings (`add_phrasing`, once each). Call it at
         start and from `on_change`. Returns how many things were added."""
-        from bot.kb import Entry
+        from bot.core.kb import Entry
 
         with self._lock:
             applied = self._applied.setdefault(id(matcher), set())
@@ -502,10 +502,10 @@ def _faq_entry(draft: dict) -> dict:
 
 
 def _entry_problem(entry: dict) -> str | None:
-    """Why this FAQ dict would not load (bot.kb's schema: a source with a URL, ...), or None."""
+    """Why this FAQ dict would not load (bot.core.kb's schema: a source with a URL, ...), or None."""
     from pydantic import ValidationError
 
-    from bot.kb import Entry
+    from bot.core.kb import Entry
 
     try:
         Entry.model_validate(entry)
@@ -515,8 +515,8 @@ def _entry_problem(entry: dict) -> str | None:
 
 
 def _kb_problems(reviewed: Path) -> list[str]:
-    """Problems `bot.kb` finds that involve the reviewed file (in it, or duplicates of it)."""
-    from bot.kb import check_kb
+    """Problems `bot.core.kb` finds that involve the reviewed file (in it, or duplicates of it)."""
+    from bot.core.kb import check_kb
 
     if not reviewed.exists():
         return []

@@ -18,8 +18,8 @@ import click
 import yaml
 
 import bot
-from bot.querylog import QueryLog, parse_age
-from bot.review import ExportError, ReviewDesk
+from bot.storage.querylog import QueryLog, parse_age
+from bot.storage.review import ExportError, ReviewDesk
 
 DEFAULT_KNOWLEDGE = Path(bot.__file__).resolve().parent.parent / "knowledge"
 
@@ -293,7 +293,7 @@ def _desk(db_path: Path, as_user: str, knowledge_dir: Path | None = None) -> Ite
 
 
 def _kb_entries(knowledge_dir: Path) -> list[dict]:
-    """id, question and review_by of every FAQ entry (plain YAML read; `bot.kb` validates)."""
+    """id, question and review_by of every FAQ entry (plain YAML read; `bot.core.kb` validates)."""
     entries = []
     for path in sorted((knowledge_dir / "faq").glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

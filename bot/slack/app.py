@@ -33,11 +33,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
-from bot.answer import HELP_EXAMPLES, Answerer
+from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.config import Settings
-from bot.model import Answer
-from bot.querylog import QueryLog, QueryRecord, new_query_id
-from bot.review import ReviewDesk
+from bot.core.model import Answer
+from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
+from bot.storage.review import ReviewDesk
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def build_app(
 
     :param client: the Web API client (see `make_client`); tests point it at a local fake.
     :param background: where post-ack work runs; pass your own to `drain()` it on shutdown.
-    :param desk: a `bot.review.ReviewDesk`; built from `log` and `settings.reviewers` when omitted.
+    :param desk: a `bot.storage.review.ReviewDesk`; built from `log` and `settings.reviewers` when omitted.
     """
     app = AsyncApp(
         client=client,

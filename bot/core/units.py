@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.codes import Rule
+from bot.core.codes import Rule
 
 BLOCK = 15  # minutes in one unit of a timed code
 

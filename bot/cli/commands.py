@@ -29,7 +29,7 @@ class _Ctx:
         """Record the question in the query log (off the answer path: a background writer)."""
         if not self.logging:
             return
-        from bot.querylog import QueryLog, QueryRecord
+        from bot.storage.querylog import QueryLog, QueryRecord
 
         if self._log is None:
             s = self.settings
@@ -56,8 +56,8 @@ class _Ctx:
 
     def answerer(self, rule: str | None = None):
         if self._answerer is None:
-            from bot.answer import Answerer
-            from bot.errors import BillingBotError
+            from bot.core.answer import Answerer
+            from bot.core.errors import BillingBotError
 
             try:
                 self._answerer = Answerer.from_knowledge(default_rule=rule or self.settings.rule)
@@ -80,7 +80,7 @@ class _LazyGroup(click.Group):
 
     def get_command(self, ctx, name):
         if name in self.lazy:
-            from bot import cli_log
+            from bot.cli import log_commands as cli_log
 
             return getattr(cli_log, self.lazy[name])
         return super().get_command(ctx, name)
@@ -103,7 +103,7 @@ def cli():
 def _check_rule(ctx, param, value):
     if value is None:
         return None
-    from bot.codes import load_rule_book
+    from bot.core.codes import load_rule_book
 
     book = load_rule_book()
     rule = book.get(value)
@@ -167,7 +167,7 @@ def _render(answer, as_json: bool, one_line: bool = False) -> str:
 
 def _batch(obj: _Ctx, as_json: bool, rule: str | None) -> None:
     """One answer line per input line, whatever the line holds (blank -> help, undecodable -> error)."""
-    from bot.batch import answer_stream
+    from bot.cli.batch import answer_stream
 
     obj.answerer(rule)  # load before any worker is forked
 
@@ -209,7 +209,7 @@ def codes(as_json: bool):
     import json
     from dataclasses import asdict
 
-    from bot.codes import load_code_table
+    from bot.core.codes import load_code_table
 
     table = load_code_table()
     if as_json:
@@ -243,11 +243,11 @@ def kb_check():
     Example:
       billing-bot kb check
     """
-    from bot.asked import check_asked
-    from bot.codes import KNOWLEDGE_DIR, load_code_table
-    from bot.errors import KnowledgeError
-    from bot.kb import check_kb, check_phrasings, load_kb
-    from bot.schema import check_tables
+    from bot.core.asked import check_asked
+    from bot.core.codes import KNOWLEDGE_DIR, load_code_table
+    from bot.core.errors import KnowledgeError
+    from bot.core.kb import check_kb, check_phrasings, load_kb
+    from bot.core.schema import check_tables
 
     problems: list = check_tables(KNOWLEDGE_DIR)
     if not problems:
@@ -281,7 +281,7 @@ def serve(obj: _Ctx, force_http: bool, port: int | None):
       billing-bot serve            # Socket Mode with SLACK_APP_TOKEN, else HTTP on :3000
       billing-bot serve --http --port 8080
     """
-    from bot.serve import ConfigError, run_server
+    from bot.slack.serve import ConfigError, run_server
 
     try:
         run_server(obj.settings, force_http=force_http, port=port)

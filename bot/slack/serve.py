@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
-from bot.errors import BillingBotError
+from bot.core.errors import BillingBotError
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,9 @@ class ConfigError(BillingBotError):
 def build_components(settings: Settings):
     """The answerer (fully loaded, so the first question is as fast as the rest), the query log
     (started) and the Bolt app wired to them."""
-    from bot.answer import Answerer
-    from bot.querylog import QueryLog
-    from bot.slack_app import build_app, make_client
+    from bot.core.answer import Answerer
+    from bot.storage.querylog import QueryLog
+    from bot.slack.app import build_app, make_client
 
     answerer = Answerer.from_knowledge(default_rule=settings.rule)
     answerer.matcher  # noqa: B018 - load the knowledge base now: fail at start, not on a question

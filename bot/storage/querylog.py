@@ -33,7 +33,7 @@ from typing import Self
 
 from sqlite_utils import Database, Migrations
 
-from bot.redact import redact
+from bot.storage.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class QueryRecord:
         user_id: str | None = None,
         id: str | None = None,
     ) -> QueryRecord:
-        """Build the record from a `bot.model.Answer` (text defaults to `answer.query`)."""
+        """Build the record from a `bot.core.model.Answer` (text defaults to `answer.query`)."""
         return cls(
             id=id or new_query_id(),
             ts=utc_now(),

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from rapidfuzz.distance import OSA
 
-from bot.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
-from bot.errors import UnknownRule
-from bot.model import Answer, Source, Suggestion, UnitLine
-from bot.parse import MAX_MINUTES, Parser, Request
-from bot.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
+from bot.core.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
+from bot.core.errors import UnknownRule
+from bot.core.model import Answer, Source, Suggestion, UnitLine
+from bot.core.parse import MAX_MINUTES, Parser, Request
+from bot.core.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
 
 DISCLAIMER = "Rules vary by payer and state; this is billing guidance, not legal advice."
 _GREETINGS = {"hi", "hello", "hey", "help", "usage", "start", "menu", "yo", "howdy", "commands"}
@@ -114,18 +114,18 @@ class Answerer:
 
     @cached_property
     def _faq_index(self) -> tuple:
-        """(knowledge base, matcher): from the on-disk cache (bot.index_cache) when knowledge/ is
+        """(knowledge base, matcher): from the on-disk cache (bot.core.index_cache) when knowledge/ is
         unchanged since it was last built. A cross-validation fold (`leave_out_asked`) always builds."""
         if self.leave_out_asked:
             return self._build_faq_index()
-        from bot.index_cache import cached
+        from bot.core.index_cache import cached
 
         return cached(self.knowledge.directory, self._build_faq_index)
 
     def _build_faq_index(self) -> tuple:
-        from bot.asked import load_asked
-        from bot.kb import load_kb, load_phrasings
-        from bot.match import Matcher, load_vocabulary
+        from bot.core.asked import load_asked
+        from bot.core.kb import load_kb, load_phrasings
+        from bot.core.match import Matcher, load_vocabulary
 
         directory = self.knowledge.directory
         kb = load_kb(directory / "faq", known_codes=self.codes.known)

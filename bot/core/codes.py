@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from bot.errors import KnowledgeError
-from bot.model import Source
+from bot.core.errors import KnowledgeError
+from bot.core.model import Source
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 CODE_PATTERN = r"(?:9\d{4}|[A-Z]\d{4})"  # CPT physical-medicine range and HCPCS level II (G0283)

@@ -1,0 +1,1 @@
+"""The pure core: message text -> Answer. Knows nothing of Slack, SQLite or the network."""
