@@ -141,7 +141,8 @@ def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None 
     if answer.kind == "faq" and answer.sources:
         context = [c for c in context if not c.startswith("Source:")]
         links = " · ".join(
-            f"<{s.url}|{_link_label(s.title)}>" if s.url else escape(s.title) for s in answer.sources[:3]
+            f"<{s.url}|{_link_label(s.title)}> ({s.label})" if s.url else f"{escape(s.title)} ({s.label})"
+            for s in answer.sources[:3]
         )
         context.insert(0, f"Sources: {links}")
     tail = [_context(context)] if context else []

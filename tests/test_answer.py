@@ -201,3 +201,18 @@ def test_routing_between_units_and_questions(answerer, message, kind):
 )
 def test_questions_that_give_minutes_go_to_the_knowledge_base(answerer, message):
     assert answerer.answer(message).kind in ("faq", "no_match")
+
+
+def test_an_faq_answer_says_when_it_was_checked_and_how_old_its_sources_are():
+    from datetime import date
+
+    from bot.core.answer import _checked
+    from bot.core.model import Source
+
+    sources = (Source("CMS", "https://cms.gov", "primary", "2016-01"), Source("NUCC", "https://nucc.org", "primary", "2024"),
+               Source("Blog", "https://b.example"))
+    assert "Checked against its sources 2026-12-02; sources dated 2016 to 2024, 1 source undated" == _checked(
+        date(2026, 12, 2), sources
+    )
+    assert "Checked against its sources 2026-12-02; 1 source undated" == _checked(date(2026, 12, 2), sources[2:])
+    assert "Checked against its sources 2026-12-02; sources dated 2024" == _checked(date(2026, 12, 2), sources[1:2])

@@ -55,12 +55,19 @@ def test_sources_become_links_with_safe_labels():
     answer = Answer(
         "faq",
         "*Q*\nA",
-        sources=(Source("CMS <manual> | ch. 5 & more", "https://cms.gov/x"),),
+        sources=(
+            Source("CMS <manual> | ch. 5 & more", "https://cms.gov/x", "primary", "2023-03"),
+            Source("A blog", "https://blog.example/p"),
+        ),
         context=("Source: CMS", "Last verified 2025-01-01"),
     )
     context = render.to_blocks(answer)[-1]
     text = context["elements"][0]["text"]
-    assert "Sources: <https://cms.gov/x|CMS ‹manual› / ch. 5 &amp; more>" == text
+    # each link says how much weight it carries and how old it is
+    assert (
+        "Sources: <https://cms.gov/x|CMS ‹manual› / ch. 5 &amp; more> (primary, 2023-03)"
+        " · <https://blog.example/p|A blog> (secondary, undated)"
+    ) == text
 
 
 def test_echo_makes_mentions_and_links_inert():

@@ -65,6 +65,19 @@ def _range(units: int, threshold: int) -> str:
     return f"{lo}-{hi} min"
 
 
+def _checked(last_verified, sources: tuple[Source, ...]) -> str:
+    """When the answer was checked against its sources, and how old those sources are: a fact
+    checked last week against a 2016 blog post is still a 2016 fact."""
+    years = sorted(s.date[:4] for s in sources if s.date != "undated")
+    line = f"Checked against its sources {last_verified.isoformat()}"
+    if years:
+        line += f"; sources dated {years[0]}" + (f" to {years[-1]}" if years[-1] != years[0] else "")
+    undated = len(sources) - len(years)
+    if undated:
+        line += f"{';' if not years else ','} {_plural(undated, 'source')} undated"
+    return line
+
+
 def _plural(n: int, word: str = "unit") -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -432,9 +445,8 @@ class Answerer:
             text += "\nFor units, ask like `40 min 97140`. Your question is logged so the team can add an answer."
             return Answer("no_match", text, context=(DISCLAIMER,), suggestions=suggestions, query=req.text)
         entry = result.best.entry
-        sources = tuple(Source(s.title, s.url) for s in entry.sources)
-        context = [f"Source: {sources[0].title}" if sources else "", f"Last verified {entry.last_verified.isoformat()}",
-                   DISCLAIMER]
+        sources = tuple(Source(s.title, s.url, s.kind, s.date) for s in entry.sources)
+        context = [f"Source: {sources[0].title}" if sources else "", _checked(entry.last_verified, sources), DISCLAIMER]
         others = tuple(s for s in suggestions if s.id != entry.id)
         return Answer("faq", f"*{escape(entry.question)}*\n{entry.answer.strip()}",
                       context=tuple(c for c in context if c), id=entry.id, score=round(result.best.score, 1),

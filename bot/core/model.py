@@ -29,9 +29,16 @@ class UnitLine(NamedTuple):
 class Source:
     title: str
     url: str
+    kind: str = "secondary"  # primary: the rule's own author (CMS, a statute, the AMA...); secondary: an explainer
+    date: str = "undated"  # the source's own date or revision: YYYY, YYYY-MM, YYYY-MM-DD
+
+    @property
+    def label(self) -> str:
+        """What the reader needs to weigh it: "primary, 2024-07" / "secondary, undated"."""
+        return f"{self.kind}, {self.date}"
 
     def __str__(self) -> str:
-        return f"{self.title} ({self.url})" if self.url else self.title
+        return f"{self.title} [{self.label}] ({self.url})" if self.url else f"{self.title} [{self.label}]"
 
 
 @dataclass(frozen=True)
