@@ -57,6 +57,8 @@ def test_check_reports_each_problem_with_file_and_line(tmp_path):
         f"{shapeless}:1: expected a mapping `questions: [{{q: ..., expect: ...}}]`",
         f"{unlabelled}:2: each item must be `{{q: question text, expect: entry id or null}}`",
         f"{unlabelled}:3: expect: unknown entry 'null'",
+        # "fine" asks for npi-apply but is malformed, so nothing asks for that entry
+        f"{tmp_path}:1: entry 'npi-apply' has no labelled question in this folder",
     ] == [p for p in problems if not p.startswith(str(broken))]
     assert [p for p in problems if p.startswith(f"{broken}:") and "YAML syntax error" in p]
 

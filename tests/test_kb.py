@@ -264,3 +264,15 @@ def test_linked_phrasings_file_is_checked(tmp_path):
     path.write_text("phrasings:\n  npi-need: [do lmts need a provider number]\n  nope: [x]\n  npi-apply: oops\n")
     messages = [p.message for p in check_phrasings(path, ["npi-need", "npi-apply"])]
     assert ["phrasings for unknown entry 'nope'", "npi-apply: phrasings must be a list of text"] == messages
+
+
+def test_a_key_written_twice_in_a_yaml_file_is_a_problem(tmp_path):
+    from bot.core.kb import check_duplicate_keys
+
+    path = tmp_path / "vocabulary.yaml"
+    path.write_text("synonyms:\n  in network: [paneled]\n  lmt: [mt]\n  in network: [credentialed]\nstates: {}\n")
+    assert [f"{path}:4: key 'in network' defined twice (first at line 2)"] == [
+        str(p) for p in check_duplicate_keys(path)
+    ]
+    path.write_text("synonyms:\n  in network: [paneled, credentialed]\n")
+    assert [] == check_duplicate_keys(path)

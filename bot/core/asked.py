@@ -58,10 +58,12 @@ def load_asked(directory: Path = ASKED_DIR, *, leave_out: Iterable[str] = ()) ->
 
 def check_asked(directory: Path, entry_ids: Iterable[str]) -> list[Problem]:
     """Problems in the asked files, each with file and line: YAML errors, items that are not
-    `{q: text, expect: id or null}`, unknown entry ids, and a question listed twice."""
+    `{q: text, expect: id or null}`, unknown entry ids, a question listed twice, and an entry no
+    labelled question asks for (nothing would test that it can be found)."""
     known = set(entry_ids)
     problems: list[Problem] = []
     seen: dict[str, tuple[str, int]] = {}  # same-text key -> where first listed
+    asked_for: set[str] = set()
     for path in sorted(Path(directory).glob("*.yaml")):
         name = str(path)
         try:
@@ -92,6 +94,12 @@ def check_asked(directory: Path, entry_ids: Iterable[str]) -> list[Problem]:
                 problems.append(Problem(name, line, f"question listed twice (first at {first}:{first_line})"))
             else:
                 seen[key] = (name, line)
+            if tag != _NULL:
+                asked_for.add(expect)
+    problems += [
+        Problem(str(directory), 1, f"entry {entry_id!r} has no labelled question in this folder")
+        for entry_id in sorted(known - asked_for)
+    ]
     return problems
 
 

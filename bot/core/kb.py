@@ -383,3 +383,31 @@ def check_phrasings(path: Path, entry_ids: Iterable[str]) -> list[Problem]:
         if not isinstance(texts, list) or not all(isinstance(t, str) and t.strip() for t in texts):
             problems.append(Problem(str(path), 1, f"{entry_id}: phrasings must be a list of text"))
     return problems
+
+
+def check_duplicate_keys(path: Path) -> list[Problem]:
+    """Mapping keys written twice in one YAML file. PyYAML keeps the last silently, so a synonym
+    list or an entry field defined twice loses the first without a word."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []  # reported by whoever loads the file
+    problems: list[Problem] = []
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        problems.append(
+                            Problem(str(path), line, f"key {key.value!r} defined twice (first at line {seen[key.value]})")
+                        )
+                    else:
+                        seen[key.value] = line
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return sorted(problems, key=lambda p: p.line)
