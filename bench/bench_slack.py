@@ -102,8 +102,8 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
 
         reply = None
         if kind == "floor-reply":
-            from bot import render
             from bot.core.answer import Answerer
+            from bot.slack import blocks as render
 
             answer = Answerer.from_knowledge().answer(FIXED_MESSAGE)
             reply = render.message(answer, query_id="q" + "0" * 18, asked=FIXED_MESSAGE)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot import render
 from bot.core.answer import Answerer
 from bot.core.errors import UnknownRule
+from bot.slack import blocks as block_kit
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_any_text_gets_an_answer(text):
     assert a.kind in ("units", "faq", "help", "no_match", "error")
     json.loads(render.to_json(a))
     render.to_text(a)
-    render.to_blocks(a, query_id="q1")
+    block_kit.to_blocks(a, query_id="q1")
 
 
 _ANSWERER = None

@@ -7,8 +7,9 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot import render
 from bot.core.model import Answer, Source
+from bot.slack import blocks as block_kit
+from bot.slack import desk_blocks
 from bot.storage.review import ReviewItem
 
 
@@ -29,7 +30,7 @@ def valid_blocks(blocks: list[dict]) -> None:
 )
 def test_answers_are_valid_block_kit(answerer, message):
     answer = answerer.answer(message)
-    blocks = render.to_blocks(answer, query_id="q0123", asked=message)
+    blocks = block_kit.to_blocks(answer, query_id="q0123", asked=message)
     valid_blocks(blocks)
     if answer.kind in ("units", "faq", "no_match"):
         assert "context_actions" == blocks[-1]["type"]  # feedback on every answer
@@ -43,8 +44,8 @@ def test_long_answers_are_split_and_capped_keeping_context_and_feedback():
         context=("Rule: CMS 8-minute rule",),
         warnings=tuple(f"warning {n} " + "x" * 200 for n in range(300)),
     )
-    blocks = render.to_blocks(answer, query_id="q1")
-    assert len(blocks) == render.MAX_BLOCKS
+    blocks = block_kit.to_blocks(answer, query_id="q1")
+    assert len(blocks) == block_kit.MAX_BLOCKS
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
     assert ["context", "context_actions"] == [b["type"] for b in blocks[-2:]]
     assert "shortened" in blocks[-3]["text"]["text"]
@@ -61,7 +62,7 @@ def test_sources_become_links_with_safe_labels():
         ),
         context=("Source: CMS", "Last verified 2025-01-01"),
     )
-    context = render.to_blocks(answer)[-1]
+    context = block_kit.to_blocks(answer)[-1]
     text = context["elements"][0]["text"]
     # each link says how much weight it carries and how old it is
     assert (
@@ -71,19 +72,19 @@ def test_sources_become_links_with_safe_labels():
 
 
 def test_echo_makes_mentions_and_links_inert():
-    assert "&lt;!channel&gt; &lt;@U1&gt; &amp; &lt;https://x|y&gt;" == render.echo(
+    assert "&lt;!channel&gt; &lt;@U1&gt; &amp; &lt;https://x|y&gt;" == block_kit.echo(
         "<!channel> <@U1> & <https://x|y>"
     )
-    assert "&lt;!here&gt; &amp;" == render.echo("&lt;!here&gt; &amp;")  # arrives escaped: not escaped twice
+    assert "&lt;!here&gt; &amp;" == block_kit.echo("&lt;!here&gt; &amp;")  # arrives escaped: not escaped twice
 
 
 def test_modals_are_valid_views():
-    View(**render.feedback_reason_modal("q1")).validate_json()
-    View(**render.draft_entry_modal(query_id="q1", question="can I bill hot stones?")).validate_json()
+    View(**block_kit.feedback_reason_modal("q1")).validate_json()
+    View(**desk_blocks.draft_entry_modal(query_id="q1", question="can I bill hot stones?")).validate_json()
 
 
 def test_home_with_a_full_review_desk_is_a_valid_view_of_at_most_100_blocks():
-    usage = render.usage_blocks(
+    usage = block_kit.usage_blocks(
         rule_title="CMS 8-minute rule", profiles=["cigna"], examples=("40 min 97140",)
     )
     items = [
@@ -103,14 +104,14 @@ def test_home_with_a_full_review_desk_is_a_valid_view_of_at_most_100_blocks():
         "unanswered": 2,
         "top_entries": [{"entry_id": "npi-need", "count": 3}],
     }
-    desk = render.review_desk_blocks(
+    desk = desk_blocks.review_desk_blocks(
         stats=stats,
         drafts=drafts,
         items=items,
         viewer="UREV2",
-        budget=render.MAX_VIEW_BLOCKS - len(usage) - 2,
+        budget=block_kit.MAX_VIEW_BLOCKS - len(usage) - 2,
     )
-    view = render.home_view(usage, desk)
+    view = block_kit.home_view(usage, desk)
     assert len(view["blocks"]) <= 100
     View(**view).validate_json()
     shown = "\n".join(rendered_text(view))  # button values hold data, never shown

@@ -235,7 +235,7 @@ def kb():
 
 @kb.command("check")
 def kb_check():
-    """Validate knowledge/: schema, duplicate ids and phrasings, dates, unknown codes.
+    """Validate knowledge/: schema, duplicate keys, ids and phrasings, dates, unknown codes.
 
     Exits 1 when there is any problem, printing each as file:line: message.
 
@@ -246,10 +246,12 @@ def kb_check():
     from bot.core.asked import check_asked
     from bot.core.codes import KNOWLEDGE_DIR, load_code_table
     from bot.core.errors import KnowledgeError
-    from bot.core.kb import check_kb, check_phrasings, load_kb
+    from bot.core.kb import check_duplicate_keys, check_kb, check_phrasings, load_kb
     from bot.core.schema import check_tables
 
-    problems: list = check_tables(KNOWLEDGE_DIR)
+    problems: list = [
+        p for path in sorted(KNOWLEDGE_DIR.rglob("*.yaml")) for p in check_duplicate_keys(path)
+    ] + check_tables(KNOWLEDGE_DIR)
     if not problems:
         try:
             table = load_code_table()

@@ -40,8 +40,8 @@ def build_components(settings: Settings):
     """The answerer (fully loaded, so the first question is as fast as the rest), the query log
     (started) and the Bolt app wired to them."""
     from bot.core.answer import Answerer
-    from bot.storage.querylog import QueryLog
     from bot.slack.app import build_app, make_client
+    from bot.storage.querylog import QueryLog
 
     answerer = Answerer.from_knowledge(default_rule=settings.rule)
     answerer.matcher  # noqa: B018 - load the knowledge base now: fail at start, not on a question

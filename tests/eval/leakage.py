@@ -51,7 +51,7 @@ def knowledge_texts(directory: Path = KNOWLEDGE_DIR) -> list[tuple[str, str]]:
             texts += [(where, str(entry["question"]))] + [(where, str(p)) for p in entry.get("phrasings") or ()]
     phrasings = directory / "phrasings.yaml"
     if phrasings.exists():
-        for entry_id, items in (yaml.safe_load(phrasings.read_text(encoding="utf-8")) or {}).items():
+        for items in (yaml.safe_load(phrasings.read_text(encoding="utf-8")) or {}).values():
             texts += [("knowledge/phrasings.yaml", str(p)) for p in items or ()]
     vocabulary = yaml.safe_load((directory / "vocabulary.yaml").read_text(encoding="utf-8"))
     for items in (vocabulary.get("off_topic") or {}).values():

@@ -1,0 +1,243 @@
+"""Answer -> Slack Block Kit: messages, the usage and code lists, the Home tab, the feedback modal.
+
+The answer's text is already Slack mrkdwn with user text escaped, so it goes in as is.
+"""
+
+from __future__ import annotations
+
+from bot.core.answer import escape
+from bot.core.model import Answer
+from bot.render import SECTION_LIMIT, split_text
+
+MAX_BLOCKS = 50  # blocks in one message
+FEEDBACK_ACTION = "answer_feedback"
+
+# -- Slack Block Kit ----------------------------------------------------------------------------------
+# Limits (docs.slack.dev/reference/block-kit/blocks): 50 blocks in a message, 100 in a modal or the
+# Home tab, 3,000 characters in a section's text, 10 elements in a context block, 150 in a header,
+# 75 in an option's text, 2,000 in a button value, 255 in a block_id.
+MAX_VIEW_BLOCKS = 100
+_OPTION_TEXT = 75
+
+FEEDBACK_REASON_VIEW = "feedback_reason"
+FEEDBACK_REASONS = (
+    ("wrong", "The answer is wrong"),
+    ("off_topic", "It answered a different question"),
+    ("unclear", "Hard to understand"),
+    ("outdated", "Out of date"),
+    ("payer", "My payer or state does it differently"),
+    ("other", "Something else"),
+)
+
+
+def echo(text: str) -> str:
+    """User text as typed, made inert for mrkdwn: Slack may send it escaped or raw, so decode the
+    three entities first (no `&amp;amp;`), then escape, so `<!channel>` or `<@U1>` never pings."""
+    return escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def section_block(text: str, *, verbatim: bool = True) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT], "verbatim": verbatim}}
+
+
+def context_block(texts: list[str]) -> dict:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": t[:SECTION_LIMIT], "verbatim": True} for t in texts[:10]],
+    }
+
+
+def plain_text(text: str, limit: int = SECTION_LIMIT) -> dict:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict:
+    button = {"type": "button", "text": plain_text(text, 75), "action_id": action_id, "value": value[:2000]}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _cap(blocks: list[dict], tail: list[dict], limit: int) -> list[dict]:
+    """Keep `tail` (context, buttons) and as much of `blocks` as fits under `limit`."""
+    room = limit - len(tail)
+    if len(blocks) > room:
+        blocks = blocks[: room - 1] + [
+            section_block("_(shortened: ask a narrower question for the rest)_", verbatim=False)
+        ]
+    return blocks + tail
+
+
+def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> list[dict]:
+    """Block Kit for an answer: the text, warnings set apart, a context line (rule, sources, the
+    disclaimer), feedback buttons. `asked` is the question as typed, echoed (escaped) for
+    ephemeral replies, where Slack doesn't show what the user typed."""
+    body: list[dict] = []
+    if asked:
+        body.append(context_block([f"You asked: {echo(asked)}"]))
+    body += [section_block(chunk) for chunk in split_text(answer.text)]
+    if answer.warnings:
+        warning_text = "\n".join(f":warning: {w}" for w in answer.warnings)
+        body.append({"type": "divider"})
+        body += [section_block(chunk) for chunk in split_text(warning_text)]
+    context = list(answer.context)
+    if answer.kind == "faq" and answer.sources:
+        context = [c for c in context if not c.startswith("Source:")]
+        links = " · ".join(
+            f"<{s.url}|{_link_label(s.title)}> ({s.label})" if s.url else f"{escape(s.title)} ({s.label})"
+            for s in answer.sources[:3]
+        )
+        context.insert(0, f"Sources: {links}")
+    tail = [context_block(context)] if context else []
+    if query_id and answer.kind in ("units", "faq", "no_match"):
+        tail.append(feedback_block(query_id))
+    return _cap(body, tail, MAX_BLOCKS)
+
+
+def message(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> dict:
+    """`text` + `blocks` for chat.postMessage or an ack body (Slack wants the text fallback too)."""
+    return {"text": fallback_text(answer), "blocks": to_blocks(answer, query_id=query_id, asked=asked)}
+
+
+def notice(text: str, *, context: tuple[str, ...] = ()) -> dict:
+    """A short bot message (settings, errors) as `text` + `blocks`; `text` must already be mrkdwn-safe."""
+    blocks = [section_block(chunk, verbatim=False) for chunk in split_text(text)]
+    if context:
+        blocks.append(context_block(list(context)))
+    return {"text": text.split("\n", 1)[0][:300], "blocks": blocks[:MAX_BLOCKS]}
+
+
+def _link_label(title: str) -> str:
+    return title.replace("&", "&amp;").replace("|", "/").replace(">", "›").replace("<", "‹")
+
+
+def feedback_block(query_id: str) -> dict:
+    """Helpful / Not helpful buttons; the value carries the query id, not the question text."""
+    return {
+        "type": "context_actions",
+        "block_id": f"feedback:{query_id}"[:255],
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Helpful"},
+                    "value": f"up:{query_id}",
+                    "accessibility_label": "Mark this answer helpful",
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Not helpful"},
+                    "value": f"down:{query_id}",
+                    "accessibility_label": "Mark this answer not helpful",
+                },
+            }
+        ],
+    }
+
+
+def fallback_text(answer: Answer) -> str:
+    """The top-level `text` Slack shows in notifications (required alongside blocks)."""
+    first = answer.text.split("\n", 1)[0]
+    return first[:300]
+
+
+def feedback_reason_modal(query_id: str) -> dict:
+    """Asked after "Not helpful": a reason picker and an optional note (both short)."""
+    return {
+        "type": "modal",
+        "callback_id": FEEDBACK_REASON_VIEW,
+        "private_metadata": query_id,
+        "title": plain_text("What went wrong?", 24),
+        "submit": plain_text("Send", 24),
+        "close": plain_text("Skip", 24),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": plain_text("Reason"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "reason",
+                    "placeholder": plain_text("Pick one"),
+                    "options": [
+                        {"text": plain_text(label, _OPTION_TEXT), "value": value}
+                        for value, label in FEEDBACK_REASONS
+                    ],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "note",
+                "optional": True,
+                "label": plain_text("Anything to add? (optional)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "note",
+                    "multiline": True,
+                    "max_length": 500,
+                    "placeholder": plain_text("e.g. my payer counts per code"),
+                },
+            },
+            context_block(
+                ["Your answer helps the team fix the knowledge base. Please leave out patient details."]
+            ),
+        ],
+    }
+
+
+# -- usage, shared by `/units help`, DMs, mentions and the Home tab -----------------------------------
+def usage_blocks(
+    *, rule_title: str, profiles: list[str], examples: tuple[str, ...], where: str = ""
+) -> list[dict]:
+    """How to ask, with examples, and the rule in force (`where`: "in this channel", ...)."""
+    lines = "\n".join(f"• `/units {e}`" for e in examples)
+    return [
+        section_block(
+            "I work out *15-minute billing units* (CMS 8-minute rule or AMA per-code rule) and answer "
+            "massage-therapy *billing questions* from a curated knowledge base.",
+            verbatim=False,
+        ),
+        section_block(
+            f"*Ask privately* with `/units`, mention me in a channel (I reply in a thread), or DM me:\n{lines}",
+            verbatim=False,
+        ),
+        section_block(
+            f"*Rule {where or 'in force'}:* {escape(rule_title)}.\n"
+            f"• `/units rule ama` (or `cms`, or a payer profile: {', '.join(f'`{p}`' for p in profiles)}) "
+            "sets this channel's default; `/units rule` shows it.\n"
+            "• Name a rule in one message to override it: `40 min 97140 ama`.\n"
+            "• `/units codes` lists the codes I know.",
+            verbatim=False,
+        ),
+        context_block(
+            [
+                (
+                    "Rules vary by payer and state; this is billing guidance, not legal advice. "
+                    "Please leave patient names and details out of your questions."
+                )
+            ]
+        ),
+    ]
+
+
+def codes_blocks(codes) -> list[dict]:
+    """The code table (a `bot.core.codes.CodeTable`) for `/units codes`."""
+    rows = [f"`{c.code}` {'timed' if c.timed else 'untimed'}: {escape(c.name)}" for c in codes.codes.values()]
+    retired = [f"`{r.code}` → {', '.join(r.replacements)}" for r in codes.retired.values()]
+    text = "*Codes I know*\n" + "\n".join(rows)
+    if retired:
+        text += "\n*Retired*\n" + "\n".join(retired)
+    blocks = [section_block(chunk, verbatim=False) for chunk in split_text(text)]
+    return blocks[: MAX_BLOCKS - 1] + [
+        context_block(["CPT codes are maintained by the AMA; the names are our own plain-language summaries."])
+    ]
+
+
+def home_view(usage: list[dict], desk: list[dict] | None = None) -> dict:
+    """The App Home tab: usage for everyone, then the review desk for reviewers (<= 100 blocks)."""
+    blocks = [{"type": "header", "text": plain_text("billing-bot: billing units and questions", 150)}, *usage]
+    if desk:
+        blocks += [{"type": "divider"}, *desk]
+    if len(blocks) > MAX_VIEW_BLOCKS:
+        blocks = blocks[: MAX_VIEW_BLOCKS - 1] + [context_block(["(more on the next refresh)"])]
+    return {"type": "home", "blocks": blocks}

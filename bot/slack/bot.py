@@ -1,0 +1,178 @@
+"""What every Slack listener shares: the answerer, the query log, the review desk, the
+background tasks, and the few steps several surfaces take (answer and log a message, publish
+the Home tab, apply the reviewers' overlay, report a failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.core.answer import HELP_EXAMPLES, Answerer
+from bot.core.model import Answer
+from bot.slack import blocks, desk_blocks
+from bot.slack.background import Background
+from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
+from bot.storage.review import ReviewDesk
+
+log = logging.getLogger("bot.slack.app")
+
+
+class SlackBot:
+    """The state the listeners share. The matcher is only ever changed on the event loop's
+    thread (`apply_overlay`); desk calls that may wait on SQLite run in worker threads."""
+
+    def __init__(self, settings: Settings, answerer: Answerer, querylog: QueryLog, background: Background):
+        self.settings = settings
+        self.answerer = answerer
+        self.log = querylog
+        self.background = background
+        self.desk: ReviewDesk | None = None
+        self.entry_ids: frozenset[str] = frozenset()
+        self._overlay_changed = False
+        background.on_error = self.report
+
+    # -- answering ------------------------------------------------------------------------------------
+    def channel_rule(self, channel_id: str | None) -> str | None:
+        """The channel's stored default rule, if it still exists in the rule book."""
+        name = self.log.channel_rule(channel_id) if channel_id else None
+        return name if name and self.answerer.rules.get(name) else None
+
+    def rule_title(self, channel_id: str | None) -> str:
+        return self.answerer.resolve_rule(self.channel_rule(channel_id)).title
+
+    def usage(self, channel_id: str | None, where: str) -> list[dict]:
+        profiles = [n for n in self.answerer.rules.names() if n not in ("cms", "ama")]
+        return blocks.usage_blocks(
+            rule_title=self.rule_title(channel_id), profiles=profiles, examples=HELP_EXAMPLES, where=where
+        )
+
+    def reply(
+        self,
+        text: str,
+        *,
+        surface: str,
+        team_id: str | None,
+        channel_id: str | None,
+        user_id: str | None,
+        asked: str | None = None,
+    ) -> dict:
+        """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
+        started = time.perf_counter()
+        if self._overlay_changed:
+            self.apply_overlay()
+        answer: Answer = self.answerer.answer(text, rule=self.channel_rule(channel_id))
+        query_id = new_query_id()
+        if answer.kind == "help":
+            where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
+            msg = {"text": "How to ask me", "blocks": self.usage(channel_id, where)}
+        else:
+            msg = blocks.message(answer, query_id=query_id, asked=asked)
+        self.log.record_query(
+            QueryRecord.from_answer(
+                answer,
+                id=query_id,
+                surface=surface,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+            )
+        )
+        return msg
+
+    def post_reply(self, event: dict, body: dict, client: AsyncWebClient, *, surface: str, thread_ts) -> None:
+        """Answer a message event and post the answer after the ack (mentions and DMs)."""
+        msg = self.reply(
+            event.get("text") or "",
+            surface=surface,
+            team_id=body.get("team_id"),
+            channel_id=event.get("channel"),
+            user_id=event.get("user"),
+        )
+        self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
+
+    # -- Home tab -------------------------------------------------------------------------------------
+    async def publish_home(
+        self, client: AsyncWebClient, user_id: str, notice: str | None = None, reload: bool = False
+    ) -> None:
+        """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
+        usage = self.usage(None, "by default")
+        desk = None
+        if self.desk.is_reviewer(user_id):
+            entries = self.answerer.matcher.entries  # read here: the matcher lives on this thread
+            snapshot = await asyncio.to_thread(self.desk_snapshot, entries, reload)
+            if self._overlay_changed:
+                self.apply_overlay()
+            desk = desk_blocks.review_desk_blocks(
+                viewer=user_id, notice=notice, budget=blocks.MAX_VIEW_BLOCKS - len(usage) - 2, **snapshot
+            )
+        await client.views_publish(user_id=user_id, view=blocks.home_view(usage, desk))
+
+    def desk_snapshot(self, entries, reload: bool) -> dict:
+        """What the review desk shows (SQLite reads: call it in a worker thread)."""
+        if reload:
+            self.desk.reload()  # another process (the CLI export) may have changed the overlay
+        self.log.flush(1.0)  # include the questions asked a moment ago
+        return {
+            "stats": self.desk.week_stats(),
+            "drafts": self.desk.drafts("draft"),
+            "items": self.desk.queue(limit=50, kb_entries=entries),
+        }  # more than fit: "and N more"
+
+    # -- the reviewers' overlay -----------------------------------------------------------------------
+    # Every review action goes through ReviewDesk, which refuses non-reviewers and records every
+    # attempt, allowed or not.
+    def overlay_changed(self) -> None:
+        """ReviewDesk's on_change (called from whichever thread acted): apply before the next answer."""
+        self._overlay_changed = True
+
+    @property
+    def overlay_pending(self) -> bool:
+        return self._overlay_changed
+
+    def apply_overlay(self, *, ids: bool = False) -> None:
+        """Teach the live matcher new links and approved entries (add_phrasing / add_entry); with
+        `ids`, also refresh the entry ids the desk checks links against."""
+        self._overlay_changed = False
+        if not ids and not (self.desk.overlay_phrasings() or self.desk.approved_entries()):
+            return  # nothing to teach: don't load the knowledge base just for this
+        matcher = self.answerer.matcher
+        self.desk.apply_to(matcher)
+        self.entry_ids = frozenset(e.id for e in matcher.entries)
+
+    def review(self, client: AsyncWebClient, body: dict, action, *args) -> None:
+        """Run a desk action after the ack, then show its result on the reviewer's Home tab."""
+        user_id = body["user"]["id"]
+
+        async def run() -> None:
+            if self._overlay_changed or not self.entry_ids:
+                self.apply_overlay(ids=True)  # so `link` checks against what the matcher knows
+            result = await asyncio.to_thread(action, user_id, *args)
+            if self._overlay_changed:
+                self.apply_overlay()
+            if self.desk.is_reviewer(user_id):
+                await self.publish_home(client, user_id, notice=result.message)
+            else:
+                log.warning("refused a review action from %s (not a reviewer)", user_id)
+
+        self.background.start(run(), body)
+
+    # -- errors ---------------------------------------------------------------------------------------
+    async def report(self, error: BaseException, body: dict) -> None:
+        """Log a failure with what it was handling (ids only, never the question text)."""
+        kind = body.get("command") or (body.get("event") or {}).get("type") or body.get("type") or "request"
+        log.error(
+            "failed handling %s (team %s): %s",
+            kind,
+            body.get("team_id") or (body.get("team") or {}).get("id"),
+            error,
+            exc_info=error,
+        )
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

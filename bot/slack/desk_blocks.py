@@ -1,0 +1,198 @@
+"""Block Kit for the review desk (Home tab, reviewers only) and its draft-entry modal."""
+
+from __future__ import annotations
+
+import json
+
+from bot.core.answer import escape
+from bot.slack.blocks import (
+    MAX_VIEW_BLOCKS,
+    button,
+    context_block,
+    plain_text,
+    section_block,
+)
+
+REVIEW_LINK, REVIEW_DRAFT, REVIEW_DISMISS, REVIEW_APPROVE = (
+    "review_link",
+    "review_draft",
+    "review_dismiss",
+    "review_approve",
+)
+REVIEW_REFRESH = "review_refresh"
+DRAFT_VIEW = "review_draft_submit"
+
+
+# -- the review desk (Home tab, reviewers only) ---------------------------------------------------------
+_KIND_LABEL = {
+    "not_helpful": ":thumbsdown: Not helpful",
+    "no_match": ":grey_question: Unanswered",
+    "low_confidence": ":warning: Low confidence",
+    "review_due": ":calendar: Review due",
+}
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{value:.0f}%"
+
+
+def review_desk_blocks(
+    *,
+    stats: dict,
+    drafts: list[dict],
+    items: list,
+    viewer: str,
+    notice: str | None = None,
+    budget: int = MAX_VIEW_BLOCKS,
+) -> list[dict]:
+    """This week's numbers, drafts waiting for a second reviewer, then the queue (`bot.storage.review.ReviewItem`s),
+    each with its actions; stops before `budget` blocks. Logged questions and drafts are user text:
+    escaped, verbatim."""
+    blocks: list[dict] = [{"type": "header", "text": plain_text("Review desk", 150)}]
+    if notice:
+        blocks.append(section_block(f":information_source: {escape(notice)}"))
+    top = (
+        ", ".join(f"`{escape(t['entry_id'])}` ({t['count']})" for t in stats.get("top_entries", []))
+        or "none yet"
+    )
+    blocks += [
+        section_block(
+            f"*Last 7 days:* {stats.get('questions', 0)} questions · {_pct(stats.get('answered_pct'))} answered · "
+            f"{_pct(stats.get('helpful_pct'))} helpful ({stats.get('feedback', 0)} votes) · "
+            f"{stats.get('unanswered', 0)} unanswered",
+            verbatim=False,
+        ),
+        context_block(
+            [
+                f"Top entries: {top}",
+                (
+                    f"Waiting: {stats.get('drafts_waiting', 0)} drafts to approve · "
+                    f"{stats.get('approved_not_exported', 0)} approved and {stats.get('links_not_exported', 0)} links "
+                    "answering but not yet exported to knowledge/ (`billing-bot review export`)"
+                ),
+            ]
+        ),
+        {
+            "type": "actions",
+            "block_id": "review:desk",
+            "elements": [
+                button("Draft new entry", REVIEW_DRAFT, json.dumps({"q": "", "t": ""})),
+                button("Refresh", REVIEW_REFRESH, "refresh"),
+            ],
+        },
+    ]
+    rows: list[list[dict]] = []
+    for d in drafts:
+        text = (
+            f"*Draft* `{escape(d['id'])}`: *{escape(d['question'])}*\n{escape(d['answer'])[:600]}\n"
+            f"_drafted by <@{d['drafted_by']}>_"
+        )
+        if d["drafted_by"] == viewer:
+            actions = [button("Withdraw", REVIEW_DISMISS, d["id"])]
+            text += " _(yours: another reviewer approves it)_"
+        else:
+            actions = [
+                button("Approve", REVIEW_APPROVE, d["id"], style="primary"),
+                button("Reject", REVIEW_DISMISS, d["id"], style="danger"),
+            ]
+        rows.append(
+            [section_block(text), {"type": "actions", "block_id": f"draft:{d['id']}"[:255], "elements": actions}]
+        )
+    for item in items:
+        said = escape(item.text) if item.text else "_(text not stored)_"
+        text = f"{_KIND_LABEL.get(item.kind, item.kind)}: “{said}”\n_{escape(item.detail)}_"
+        if item.kind == "review_due":
+            actions = [button("Mark reviewed", REVIEW_DISMISS, item.id)]
+        else:
+            actions = [
+                {
+                    "type": "external_select",
+                    "action_id": REVIEW_LINK,
+                    "min_query_length": 0,
+                    "placeholder": plain_text("Link to entry…", 150),
+                },
+                button(
+                    "Draft new entry",
+                    REVIEW_DRAFT,
+                    json.dumps({"q": item.query_id or "", "t": item.text[:1500]}),
+                ),
+                button("Dismiss", REVIEW_DISMISS, item.id),
+            ]
+        rows.append(
+            [section_block(text), {"type": "actions", "block_id": f"review:{item.id}"[:255], "elements": actions}]
+        )
+    if not rows:
+        blocks.append(section_block("_Nothing to review. :tada:_", verbatim=False))
+    for n, row in enumerate(rows):
+        if len(blocks) + len(row) > budget - 1:
+            blocks.append(context_block([f"…and {len(rows) - n} more: handle these, then Refresh."]))
+            break
+        blocks += row
+    return blocks
+
+
+def draft_entry_modal(*, query_id: str = "", question: str = "") -> dict:
+    """A new knowledge-base entry: question, answer, codes, sources. Saved as a draft that answers
+    only after a second reviewer approves it."""
+
+    def text_input(
+        block_id: str,
+        label: str,
+        *,
+        multiline: bool = False,
+        optional: bool = False,
+        initial: str = "",
+        hint: str = "",
+        max_length: int = 3000,
+    ) -> dict:
+        element = {
+            "type": "plain_text_input",
+            "action_id": block_id,
+            "multiline": multiline,
+            "max_length": max_length,
+        }
+        if initial:
+            element["initial_value"] = initial[:max_length]
+        block = {
+            "type": "input",
+            "block_id": block_id,
+            "label": plain_text(label, 2000),
+            "element": element,
+            "optional": optional,
+        }
+        if hint:
+            block["hint"] = plain_text(hint, 2000)
+        return block
+
+    return {
+        "type": "modal",
+        "callback_id": DRAFT_VIEW,
+        "private_metadata": query_id,
+        "title": plain_text("Draft new entry", 24),
+        "submit": plain_text("Save draft", 24),
+        "close": plain_text("Cancel", 24),
+        "blocks": [
+            text_input(
+                "question",
+                "Question",
+                initial=question,
+                max_length=300,
+                hint="As a therapist would ask it. Leave out names and patient details.",
+            ),
+            text_input(
+                "answer",
+                "Answer",
+                multiline=True,
+                hint="Slack formatting works (*bold*, _italics_, • bullets). Say where rules vary by payer.",
+            ),
+            text_input("codes", "Codes (optional)", optional=True, max_length=200, hint="e.g. 97124, 97140"),
+            text_input(
+                "sources",
+                "Sources",
+                multiline=True,
+                max_length=2000,
+                hint="One per line: title and https:// link. At least one.",
+            ),
+            context_block(["A draft answers only after a second reviewer approves it on the review desk."]),
+        ],
+    }
