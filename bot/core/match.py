@@ -82,6 +82,7 @@ TIE_MARGIN = 10.0  # the two best this close: the one whose phrasings use the qu
 BM25_K1, BM25_B = 1.2, 0.75  # that second opinion is BM25 over each entry's phrasings taken together
 SHORTLIST = 12  # entries scored phrasing by phrasing after the cheap overlap pass
 DECLINE_MARGIN = 15.0  # an entry must beat the nearest question we decline by this much (near both: unsure)
+_TIE = 1e-6  # scores this close are equal
 CLEAR_MATCH = 90.0  # ... unless it matches the entry this well (an approved entry's own question, near enough)
 SIMILARITY_TRIES = 8  # phrasings compared by rapidfuzz per entry at most, the most precise first
 DECLINED_AMONG = 5  # questions labelled out of scope scored in full, those sharing the most weight
@@ -587,7 +588,8 @@ class Matcher:
             and not all(word in weak for word in query.words)  # "you're the best": everyday words name no topic
             and candidates[0].score >= threshold
             # clearly nearer to an entry than to any question we decline
-            and ranked[0][1] > off_topic + (DECLINE_MARGIN if ranked[0][1] < CLEAR_MATCH else 0.0)
+            # (a tie is a decline: scores summed in different orders differ in the last bits)
+            and ranked[0][1] > off_topic + (DECLINE_MARGIN if ranked[0][1] < CLEAR_MATCH else 0.0) + _TIE
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)
