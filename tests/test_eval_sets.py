@@ -1,0 +1,39 @@
+"""The held-out sets are held out: no question near-duplicates knowledge/ or another set, and
+every label names an entry (a cheap version of what `make eval` checks before it reports)."""
+
+import yaml
+
+from bot.core.kb import FAQ_DIR, load_kb
+from tests.eval.leakage import HELD_OUT_DIR, Collision, collisions, drop
+
+
+def test_no_held_out_question_near_duplicates_knowledge_or_another_set():
+    assert [] == collisions()
+
+
+def test_every_held_out_label_names_an_entry():
+    ids = set(load_kb(FAQ_DIR).by_id)
+    for path in sorted(HELD_OUT_DIR.glob("holdout*.yaml")):
+        labels = {item["expect"] for item in yaml.safe_load(path.read_text())["questions"]} - {None}
+        assert set() == labels - ids, path.name
+
+
+def test_collisions_finds_near_duplicates_after_case_and_punctuation():
+    sets = {"holdout-a.yaml": ["What's a superbill?", "totally unrelated question about tables"],
+            "holdout-b.yaml": ["whats a superbill"]}
+    knowledge = [("knowledge/asked/x.yaml", "What is a SUPERBILL"), ("knowledge/faq/y.yaml", "do i need an npi")]
+    found = collisions(sets, knowledge)
+    # "whats a superbill" vs "what is a superbill": ratio 94; a vs b share the question exactly.
+    assert {("holdout-a.yaml:1", "knowledge/asked/x.yaml"), ("holdout-b.yaml:1", "knowledge/asked/x.yaml"),
+            ("holdout-a.yaml:1", "holdout-b.yaml:1")} == {(c.held_out, c.other) for c in found}
+
+
+def test_drop_removes_the_held_out_side_and_keeps_comments(tmp_path):
+    (tmp_path / "holdout-a.yaml").write_text(
+        '# a comment\nquestions:\n  - q: "one"\n    expect: null\n  - q: "two"\n    expect: x\n  - q: "three"\n    expect: null\n'
+    )
+    lost = drop([Collision("holdout-a.yaml:2", "knowledge/asked/x.yaml", 95.0)], tmp_path)
+    assert {"holdout-a.yaml": 1} == lost
+    assert '# a comment\nquestions:\n  - q: "one"\n    expect: null\n  - q: "three"\n    expect: null\n' == (
+        tmp_path / "holdout-a.yaml"
+    ).read_text()
