@@ -491,7 +491,7 @@ class Answerer:
         return _rule_origin(self._units(req, self.resolve_rule(rule)), rule_from)
 
 
-RULE_IN_MESSAGE = "named in the message"
+RULE_IN_MESSAGE = "the message"
 
 
 def _rule_origin(answer: Answer, origin: str | None) -> Answer:

@@ -18,7 +18,7 @@ from bot.slack.listeners.sharing import answer_for, offer_share
 
 COUNT_UNITS, ASK_BILLING_BOT, UNITS_CALCULATOR = "count_units", "ask_billing_bot", "units_calculator"
 MAX_TEXT = 4000  # characters read from a message: a day's notes fit; Slack allows 40,000
-_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
 
 NO_TEXT = "That message has no text I can read (a file or an image?). Type the minutes and codes in `/units`, e.g. `/units 40 min 97140`."
 BOT_MESSAGE = "That's a bot's message, so I leave it alone. Ask me with `/units` instead, e.g. `/units 40 min 97140`."
