@@ -107,14 +107,20 @@ MAX_TABLE_ROWS = 100
 MAX_TABLE_CELLS = 20
 
 
-def table_block(header: list[str], rows: list[list[str]], *, numeric: tuple[int, ...] = ()) -> dict:
+def table_block(
+    header: list[str], rows: list[list[str]], *, footer: list[str] | None = None, numeric: tuple[int, ...] = ()
+) -> dict:
     """A table block of raw text cells (never mrkdwn: nothing in a cell can ping or link). Rows
-    past the limit are cut, with a last row saying how many."""
+    past the limit are cut, with a row saying how many; the `footer` (a total) always stays."""
     header = header[:MAX_TABLE_CELLS]
-    room = MAX_TABLE_ROWS - 1
+    tail = [footer] if footer else []
+    room = MAX_TABLE_ROWS - 1 - len(tail)
     if len(rows) > room:
         rows = rows[: room - 1] + [[f"… and {len(rows) - room + 1} more"] + [""] * (len(header) - 1)]
-    cells = [[{"type": "raw_text", "text": str(cell)[:200] or " "} for cell in row[:MAX_TABLE_CELLS]] for row in [header, *rows]]
+    cells = [
+        [{"type": "raw_text", "text": str(cell)[:200] or " "} for cell in row[:MAX_TABLE_CELLS]]
+        for row in [header, *rows, *tail]
+    ]
     settings = [{"align": "right"} if i in numeric else {"align": "left", "is_wrapped": True} for i in range(len(header))]
     return {"type": "table", "column_settings": settings, "rows": cells}
 
@@ -137,9 +143,8 @@ def claim_table(answer: Answer) -> dict | None:
         rows.append(row)
     total = ["Total", "", f"{answer.total_minutes} timed" if answer.total_minutes is not None else "",
              str(sum(line.units for line in answer.lines))]
-    rows.append(([""] if by_visit else []) + total)
     first = len(header) - 2
-    return table_block(header, rows, numeric=(first, first + 1))
+    return table_block(header, rows, footer=([""] if by_visit else []) + total, numeric=(first, first + 1))
 
 
 def message(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> dict:
