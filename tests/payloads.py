@@ -241,3 +241,87 @@ def view_submission(
             },
         }
     )
+
+
+def message_action(
+    callback_id: str,
+    message: dict,
+    *,
+    user: str = "U1",
+    channel: str = "C1",
+    response_url: str = "http://127.0.0.1:9/unused",
+) -> tuple[str, str]:
+    """A message shortcut as Slack sends it: the message it was used on comes with the click."""
+    return _interactive(
+        {
+            "type": "message_action",
+            "token": "legacy",
+            "action_ts": str(time.time()),
+            "team": {"id": TEAM, "domain": "t"},
+            "user": {"id": user, "username": "someone", "team_id": TEAM, "name": "someone"},
+            "channel": {"id": channel, "name": "billing"},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": f"trig.{next(_ids)}",
+            "response_url": response_url,
+            "message_ts": message.get("ts", "1700000000.000700"),
+            "message": {"type": "message", "ts": "1700000000.000700", **message},
+        }
+    )
+
+
+def global_shortcut(callback_id: str, *, user: str = "U1") -> tuple[str, str]:
+    return _interactive(
+        {
+            "type": "shortcut",
+            "token": "legacy",
+            "action_ts": str(time.time()),
+            "team": {"id": TEAM, "domain": "t"},
+            "user": {"id": user, "username": "someone", "team_id": TEAM},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": f"trig.{next(_ids)}",
+        }
+    )
+
+
+def home_select(action_id: str, value: str, *, user: str = "U1") -> tuple[str, str]:
+    """A static select changed on the Home tab."""
+    home = {"id": "VHOME", "type": "home", "callback_id": "", "private_metadata": "", "state": {"values": {}}}
+    return block_actions(
+        {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": "settings",
+            "selected_option": {"text": {"type": "plain_text", "text": value}, "value": value},
+        },
+        user=user,
+        container={"type": "view", "view_id": "VHOME"},
+        view=home,
+    )
+
+
+def message_button(action_id: str, value: str, *, user: str = "U1", response_url: str) -> tuple[str, str]:
+    """A button on an ephemeral message (no copy of the message comes with it)."""
+    return block_actions(
+        {"type": "button", "action_id": action_id, "block_id": "share", "value": value},
+        user=user,
+        response_url=response_url,
+    )
+
+
+def member_joined(user: str, *, channel: str = "C1", event_id: str | None = None) -> tuple[str, str]:
+    return event(
+        {
+            "type": "member_joined_channel",
+            "user": user,
+            "channel": channel,
+            "channel_type": "C",
+            "team": TEAM,
+            "inviter": "U1",
+            "event_ts": "1700000000.000800",
+        },
+        event_id=event_id,
+    )

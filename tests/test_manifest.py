@@ -17,7 +17,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 ROOT = Path(__file__).resolve().parent.parent
 # slackapi/manifest-schema schemas/manifest.schema.1.0.0.json, vendored so the test runs offline
 SCHEMA = Path(__file__).resolve().parent / "slack_manifest.schema.json"
-EXPECTED_SCOPES = {"commands", "app_mentions:read", "chat:write", "im:history"}
+EXPECTED_SCOPES = {"commands", "app_mentions:read", "chat:write", "im:history", "channels:read", "groups:read"}
+# Scopes the README says why the bot needs, beyond the first four (README "Connect to Slack").
+EXPLAINED_SCOPES = {"channels:read", "groups:read"}
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +164,7 @@ async def test_each_declared_command_and_event_is_handled(manifest, slack_app):
             "subtype": "message_changed",
         },
         "app_home_opened": {"type": "app_home_opened", "user": "U1", "tab": "messages"},
+        "member_joined_channel": {"type": "member_joined_channel", "user": "U2", "channel": "C1"},
     }
     for n, name in enumerate(manifest["settings"]["event_subscriptions"]["bot_events"]):
         bodies.append(
@@ -170,3 +173,38 @@ async def test_each_declared_command_and_event_is_handled(manifest, slack_app):
     for body in bodies:
         response = await slack_app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
         assert 200 == response.status, body
+
+
+def test_scopes_beyond_the_first_four_are_explained_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for scope in EXPLAINED_SCOPES:
+        assert re.search(rf"`{re.escape(scope)}`[^\n]*member_joined_channel", readme), scope
+
+
+def test_every_shortcut_has_a_listener_of_its_kind(manifest, slack_app):
+    """Each declared shortcut's callback_id is registered, and a request of its kind (a
+    message_action or a global shortcut) is acknowledged, not 404ed; and back: no listener for
+    a shortcut the manifest doesn't declare."""
+    shortcuts = manifest["features"]["shortcuts"]
+    assert {"count_units", "ask_billing_bot", "units_calculator"} == {s["callback_id"] for s in shortcuts}
+    interactive = registered(slack_app)["interactive"]
+    assert all(s["callback_id"] in interactive for s in shortcuts)
+    from bot.slack.listeners import shortcuts as module
+
+    declared = {s["callback_id"]: s["type"] for s in shortcuts}
+    assert {module.COUNT_UNITS: "message", module.ASK_BILLING_BOT: "message", module.UNITS_CALCULATOR: "global"} == declared
+
+
+async def test_each_declared_shortcut_is_handled(manifest, slack_app):
+    for shortcut in manifest["features"]["shortcuts"]:
+        body = {
+            "type": "message_action" if shortcut["type"] == "message" else "shortcut",
+            "callback_id": shortcut["callback_id"],
+            "team": {"id": "T111"},
+            "user": {"id": "U1"},
+            "trigger_id": "t",
+        }
+        if shortcut["type"] == "message":
+            body |= {"channel": {"id": "C1"}, "message": {"type": "message", "text": "", "ts": "1.1"}}
+        response = await slack_app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
+        assert 200 == response.status, shortcut

@@ -8,7 +8,7 @@ The knowledge base and matcher load lazily, so a units message never pays for th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from rapidfuzz.distance import OSA
 from bot.core.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
 from bot.core.errors import UnknownRule
 from bot.core.model import Answer, Source, Suggestion, UnitLine
-from bot.core.parse import MAX_MINUTES, Parser, Request
+from bot.core.parse import MAX_MINUTES, Parser, Request, Segment
 from bot.core.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
 
 DISCLAIMER = "Rules vary by payer and state; this is billing guidance, not legal advice."
@@ -160,9 +160,13 @@ class Answerer:
         return rule
 
     # -- routing ------------------------------------------------------------------------------------
-    def answer(self, message: str, *, rule: str | None = None) -> Answer:
+    def answer(
+        self, message: str, *, rule: str | None = None, rule_from: str | None = None, state: str | None = None
+    ) -> Answer:
         """Answer one message. `rule` is the caller's default (channel setting, --rule); a rule named
-        in the message wins over it."""
+        in the message wins over it. `rule_from` says where the caller's default came from, for the
+        context line; `state` (e.g. "WA") is preferred among state-specific entries when the
+        question names no state."""
         req = self.parser.parse(message)
         if not req.text or req.text.lower().strip("!?. ") in _GREETINGS:
             return self.help(req.text)
@@ -171,8 +175,8 @@ class Answerer:
         except UnknownRule as exc:
             return Answer("error", escape(str(exc)), query=req.text)
         if self._is_units_request(req):
-            return self._units(req, chosen)
-        return self._faq(req)
+            return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
+        return self._faq(req, state)
 
     def _is_units_request(self, req: Request) -> bool:
         """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
@@ -428,11 +432,11 @@ class Answerer:
         return tuple(ctx)
 
     # -- questions ----------------------------------------------------------------------------------
-    def _faq(self, req: Request) -> Answer:
+    def _faq(self, req: Request, state: str | None = None) -> Answer:
         # Codes outside the code table: KB entries may only name table codes (kb check), and the
         # matcher itself ignores any an approved draft has since taught it.
         unknown = req.unknown_codes
-        result = self.matcher.match(req.text, req.codes, unknown_codes=unknown)
+        result = self.matcher.match(req.text, req.codes, unknown_codes=unknown, prefer_state=state)
         suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
         if result.best is None:
             if unknown:
@@ -463,3 +467,36 @@ class Answerer:
             f"({', '.join(n for n in self.rules.names() if n not in ('cms', 'ama'))}) to a message to use another."
         )
         return Answer("help", body, context=(DISCLAIMER,), query=text)
+
+    # -- other ways in (the Slack shortcut and form) ------------------------------------------------
+    def count(self, message: str, *, rule: str | None = None, rule_from: str | None = None) -> Answer | None:
+        """Units only ("Count units" on a colleague's note): the minutes and codes a message names,
+        worked out even when it reads like a question. None when it names neither."""
+        req = self.parser.parse(message)
+        if not (req.segments or req.has_minutes or req.problems or req.reverse_units is not None):
+            return None
+        try:
+            chosen = self.resolve_rule(req.rule or rule)
+        except UnknownRule as exc:
+            return Answer("error", escape(str(exc)), query=req.text)
+        return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
+
+    def answer_rows(
+        self, rows: list[tuple[str, int | None]], *, rule: str | None = None, rule_from: str | None = None
+    ) -> Answer:
+        """Units for rows of (code, minutes) from a form. The caller has checked each row (a code
+        of the table, whole minutes 0-1440); the same code twice is summed, as in a message."""
+        text = " + ".join(f"{m} min {c}" if m is not None else c for c, m in rows)
+        req = Request(text=text, segments=tuple(Segment(c, m, c) for c, m in rows))
+        return _rule_origin(self._units(req, self.resolve_rule(rule)), rule_from)
+
+
+RULE_IN_MESSAGE = "the message"
+
+
+def _rule_origin(answer: Answer, origin: str | None) -> Answer:
+    """Say where the rule came from on the context line's "Rule:" item (message, person, channel,
+    default), so nobody has to guess why a channel's rule was or wasn't used."""
+    if not origin or not answer.context or not answer.context[0].startswith("Rule: "):
+        return answer
+    return replace(answer, context=(f"{answer.context[0]} · rule from {origin}", *answer.context[1:]))

@@ -66,6 +66,7 @@ NO_BILLING_WORD_MARGIN = 20.0  # extra confidence needed when the message has no
 STATE_BONUS = 10.0
 STATE_PENALTY = 15.0  # entry about another state than the one named
 STATELESS_MESSAGE_PENALTY = 3.0  # state entry while the message names no state
+PREFERRED_STATE_BONUS = 3.0  # the asker's own state (a personal setting) when the message names none
 ANSWER_CREDIT = 0.4  # ... found only in the entry's answer
 SIMILARITY = fuzz.token_set_ratio
 WEAK_WORD_WEIGHT = 0.5  # everyday words ("best", "way") listed in the vocabulary count half
@@ -539,7 +540,12 @@ class Matcher:
     # --- matching -----------------------------------------------------------------------
 
     def match(
-        self, text: str, codes: Sequence[str] = (), *, unknown_codes: Sequence[str] = ()
+        self,
+        text: str,
+        codes: Sequence[str] = (),
+        *,
+        unknown_codes: Sequence[str] = (),
+        prefer_state: str | None = None,
     ) -> MatchResult:
         """Rank entries for `text`; `best` is None unless the top one is a confident answer.
 
@@ -549,6 +555,9 @@ class Matcher:
             name ("massage" -> 97124) don't count: the words themselves are matched.
         :param unknown_codes: codes named that neither the code table nor the KB knows:
             the answer is then always "not sure" (a guess would be about another code).
+        :param prefer_state: the asker's own state (a personal setting), a tie-break only: when
+            the question names no state, that state's entries lose no points for being about a
+            state (see `PREFERRED_STATE_BONUS`); a state named in the question always wins.
         """
         query = self._normalise(text, self._spelling)
         typed = set(query.codes)
@@ -562,6 +571,8 @@ class Matcher:
         named = typed - unknown
 
         scores = self._score(query.words, named, query.states)
+        if prefer_state and not query.states:
+            self._prefer_state(scores, prefer_state.upper())
         if max(scores.values(), default=0.0) < FOCUS_BELOW:
             self._rescore_question_sentences(text, query, named, scores)
         off_topic = max((scores.pop(i) for i in self._off_topic & scores.keys()), default=0.0)
@@ -593,6 +604,14 @@ class Matcher:
             and not unknown
         )
         return MatchResult(candidates[0] if confident else None, candidates)
+
+    def _prefer_state(self, scores: dict[int, float], state: str) -> None:
+        """The asker's state's entries get back the stateless-message penalty and a small bonus:
+        enough to win a near tie against another state's or a general entry, not to answer an
+        unrelated question (the text score still has to carry it over the threshold)."""
+        for index in scores:
+            if index < len(self._entries) and getattr(self._entries[index], "state", None) == state:
+                scores[index] += STATELESS_MESSAGE_PENALTY + PREFERRED_STATE_BONUS
 
     def _rescore_question_sentences(self, text: str, query: _Text, named: set[str], scores: dict) -> None:
         """"<what happened>. <the question>?": score the question alone too, and keep each entry's

@@ -68,14 +68,21 @@ def _cap(blocks: list[dict], tail: list[dict], limit: int) -> list[dict]:
     return blocks + tail
 
 
-def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> list[dict]:
+def to_blocks(
+    answer: Answer, *, query_id: str | None = None, asked: str | None = None, table: bool = True
+) -> list[dict]:
     """Block Kit for an answer: the text, warnings set apart, a context line (rule, sources, the
     disclaimer), feedback buttons. `asked` is the question as typed, echoed (escaped) for
-    ephemeral replies, where Slack doesn't show what the user typed."""
+    ephemeral replies, where Slack doesn't show what the user typed. `table`: the claim lines
+    as a table block too (messages only: Slack refuses it in modals and the Home tab, which get
+    the text's own per-code lines)."""
     body: list[dict] = []
     if asked:
         body.append(context_block([f"You asked: {echo(asked)}"]))
     body += [section_block(chunk) for chunk in split_text(answer.text)]
+    claim_lines = claim_table(answer) if table else None
+    if claim_lines:
+        body.append(claim_lines)
     if answer.warnings:
         warning_text = "\n".join(f":warning: {w}" for w in answer.warnings)
         body.append({"type": "divider"})
@@ -92,6 +99,52 @@ def to_blocks(answer: Answer, *, query_id: str | None = None, asked: str | None 
     if query_id and answer.kind in ("units", "faq", "no_match"):
         tail.append(feedback_block(query_id))
     return _cap(body, tail, MAX_BLOCKS)
+
+
+# Table block limits (docs.slack.dev/reference/block-kit/blocks/table-block): 100 rows of at most
+# 20 cells; one table per message, and messages only.
+MAX_TABLE_ROWS = 100
+MAX_TABLE_CELLS = 20
+
+
+def table_block(
+    header: list[str], rows: list[list[str]], *, footer: list[str] | None = None, numeric: tuple[int, ...] = ()
+) -> dict:
+    """A table block of raw text cells (never mrkdwn: nothing in a cell can ping or link). Rows
+    past the limit are cut, with a row saying how many; the `footer` (a total) always stays."""
+    header = header[:MAX_TABLE_CELLS]
+    tail = [footer] if footer else []
+    room = MAX_TABLE_ROWS - 1 - len(tail)
+    if len(rows) > room:
+        rows = rows[: room - 1] + [[f"… and {len(rows) - room + 1} more"] + [""] * (len(header) - 1)]
+    cells = [
+        [{"type": "raw_text", "text": str(cell)[:200] or " "} for cell in row[:MAX_TABLE_CELLS]]
+        for row in [header, *rows, *tail]
+    ]
+    settings = [{"align": "right"} if i in numeric else {"align": "left", "is_wrapped": True} for i in range(len(header))]
+    return {"type": "table", "column_settings": settings, "rows": cells}
+
+
+def claim_table(answer: Answer) -> dict | None:
+    """The claim lines of a units answer with several codes (or visits) as a table: code, what it
+    is, minutes, units, and a total. None when a sentence says it all (one code)."""
+    if answer.kind != "units" or len(answer.lines) < 2:
+        return None
+    visits = [getattr(v, "label", None) or (v.get("label") if isinstance(v, dict) else None)
+              for v in getattr(answer, "visits", None) or ()]
+    by_visit = bool(visits) and all(getattr(line, "visit", None) is not None for line in answer.lines)
+    header = (["Visit"] if by_visit else []) + ["Code", "Service", "Minutes", "Units"]
+    rows = []
+    for line in answer.lines:
+        row = [line.code, line.name or "", "untimed" if not line.timed else str(line.minutes or 0), str(line.units)]
+        if by_visit:
+            visit = line.visit
+            row.insert(0, str(visits[visit] if visit < len(visits) and visits[visit] else visit + 1))
+        rows.append(row)
+    total = ["Total", "", f"{answer.total_minutes} timed" if answer.total_minutes is not None else "",
+             str(sum(line.units for line in answer.lines))]
+    first = len(header) - 2
+    return table_block(header, rows, footer=([""] if by_visit else []) + total, numeric=(first, first + 1))
 
 
 def message(answer: Answer, *, query_id: str | None = None, asked: str | None = None) -> dict:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import cached_property
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.core.model import Answer
-from bot.slack import blocks, desk_blocks
+from bot.slack import blocks, desk_blocks, start_blocks
 from bot.slack.background import Background
+from bot.slack.preferences import RuleChoice, choose_rule
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
 
@@ -41,6 +43,14 @@ class SlackBot:
         name = self.log.channel_rule(channel_id) if channel_id else None
         return name if name and self.answerer.rules.get(name) else None
 
+    def rule_choice(self, user_id: str | None, channel_id: str | None) -> RuleChoice:
+        """The default rule for this person here (their setting, else the channel's), and why."""
+        personal = self.log.user_setting(user_id).get("rule") if user_id else None
+        return choose_rule(self.answerer.rules, personal, self.log.channel_rule(channel_id) if channel_id else None)
+
+    def user_state(self, user_id: str | None) -> str | None:
+        return self.log.user_setting(user_id).get("state") if user_id else None
+
     def rule_title(self, channel_id: str | None) -> str:
         return self.answerer.resolve_rule(self.channel_rule(channel_id)).title
 
@@ -64,7 +74,10 @@ class SlackBot:
         started = time.perf_counter()
         if self._overlay_changed:
             self.apply_overlay()
-        answer: Answer = self.answerer.answer(text, rule=self.channel_rule(channel_id))
+        choice = self.rule_choice(user_id, channel_id)
+        answer: Answer = self.answerer.answer(
+            text, rule=choice.name, rule_from=choice.label(), state=self.user_state(user_id)
+        )
         query_id = new_query_id()
         if answer.kind == "help":
             where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
@@ -84,6 +97,24 @@ class SlackBot:
         )
         return msg
 
+    def log_answer(
+        self, answer: Answer, *, surface: str, started: float, team_id=None, channel_id=None, user_id=None
+    ) -> str:
+        """Log an answer found some other way than `reply` (the shortcuts, the form); returns its query id."""
+        query_id = new_query_id()
+        self.log.record_query(
+            QueryRecord.from_answer(
+                answer,
+                id=query_id,
+                surface=surface,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+            )
+        )
+        return query_id
+
     def post_reply(self, event: dict, body: dict, client: AsyncWebClient, *, surface: str, thread_ts) -> None:
         """Answer a message event and post the answer after the ack (mentions and DMs)."""
         msg = self.reply(
@@ -100,7 +131,7 @@ class SlackBot:
         self, client: AsyncWebClient, user_id: str, notice: str | None = None, reload: bool = False
     ) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
-        usage = self.usage(None, "by default")
+        usage = [*self.home_start(user_id), *self.usage(None, "by default")]
         desk = None
         if self.desk.is_reviewer(user_id):
             entries = self.answerer.matcher.entries  # read here: the matcher lives on this thread
@@ -111,6 +142,23 @@ class SlackBot:
                 viewer=user_id, notice=notice, budget=blocks.MAX_VIEW_BLOCKS - len(usage) - 2, **snapshot
             )
         await client.views_publish(user_id=user_id, view=blocks.home_view(usage, desk))
+
+    def home_start(self, user_id: str) -> list[dict]:
+        """The Home tab's first screen: example questions, and this person's own defaults."""
+        return start_blocks.home_start(
+            rules=self.answerer.rules,
+            states=self.states,
+            setting=self.log.user_setting(user_id),
+            rule_title=self.answerer.resolve_rule(None).title,
+        )
+
+    @cached_property
+    def states(self) -> dict[str, str]:
+        """State code -> name, for the Home tab's state setting (from knowledge/vocabulary.yaml)."""
+        from bot.core.match import load_vocabulary
+
+        labels = load_vocabulary(self.answerer.knowledge.directory / "vocabulary.yaml").state_labels
+        return {code: name.title() for code, name in labels.items()}
 
     def desk_snapshot(self, entries, reload: bool) -> dict:
         """What the review desk shows (SQLite reads: call it in a worker thread)."""

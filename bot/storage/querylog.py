@@ -38,7 +38,7 @@ from bot.storage.redact import redact
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Migrations("billing_bot_log")
-SURFACES = ("slash", "mention", "dm", "cli")
+SURFACES = ("slash", "mention", "dm", "cli", "shortcut", "form", "home")
 
 
 @MIGRATIONS()
@@ -155,6 +155,14 @@ def wal(db: Database) -> None:
     db.enable_wal()
 
 
+@MIGRATIONS()
+def create_personal_settings(db: Database) -> None:
+    # A person's own defaults from App Home (rule or payer, state); the channels the bot has
+    # greeted (its once-per-channel welcome).
+    db.table("user_settings").create({"user_id": str, "rule": str, "state": str, "ts": str}, pk="user_id")
+    db.table("channel_welcomes").create({"channel_id": str, "ts": str}, pk="channel_id")
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
@@ -200,7 +208,7 @@ class QueryRecord:
 
     id: str
     ts: str
-    surface: str  # slash | mention | dm | cli
+    surface: str  # one of SURFACES
     team_id: str | None
     channel_id: str | None
     user_id: str | None
@@ -264,6 +272,8 @@ _PKS = {
     "dismissals": "item_id",
     "channel_rules": "channel_id",
     "seen_events": "event_id",
+    "user_settings": "user_id",
+    "channel_welcomes": "channel_id",
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
@@ -318,6 +328,8 @@ class QueryLog:
         self._seen: dict[str, float] = {}
         self._seen_lock = threading.Lock()
         self._state_loaded = False
+        self._user_settings: dict[str, dict] = {}
+        self._welcomed: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> QueryLog:
@@ -444,6 +456,28 @@ class QueryLog:
             UPSERT,
         )
         self.record_action(user_id, "set_channel_rule", channel_id, True, rule)
+
+    def user_setting(self, user_id: str | None) -> dict:
+        """A person's own defaults: {"rule": ..., "state": ...}, each None when unset."""
+        return self._user_settings.get(user_id or "", {"rule": None, "state": None})
+
+    def set_user_setting(self, user_id: str, **values: str | None) -> dict:
+        """Change some of a person's defaults (rule=, state=; None clears one). In memory now, on
+        disk via the writer; audited like a channel's rule."""
+        current = {**self.user_setting(user_id), **{k: v for k, v in values.items() if k in ("rule", "state")}}
+        self._user_settings[user_id] = current
+        self.enqueue("user_settings", {"user_id": user_id, **current, "ts": utc_now()}, UPSERT)
+        self.record_action(user_id, "set_user_setting", user_id, True, dumps(values))
+        return current
+
+    def first_welcome(self, channel_id: str) -> bool:
+        """True the first time it is asked about a channel, ever (kept across restarts): the
+        welcome message is posted at most once per channel."""
+        if channel_id in self._welcomed:
+            return False
+        self._welcomed.add(channel_id)
+        self.enqueue("channel_welcomes", {"channel_id": channel_id, "ts": utc_now()})
+        return True
 
     def record_action(
         self, user_id: str, action: str, target: str | None, ok: bool, message: str = ""
@@ -667,11 +701,19 @@ class QueryLog:
         """Bring channel rules and recent event ids into memory; values set since start win."""
         for row in db.table("channel_rules").rows:
             self._channel_rules.setdefault(row["channel_id"], row["rule"])
+        self._load_personal_settings(db)
         since = datetime.now(UTC) - SEEN_WINDOW
         with self._seen_lock:
             for row in db.table("seen_events").rows_where("ts >= ?", [_iso(since)]):
                 self._seen.setdefault(row["event_id"], datetime.fromisoformat(row["ts"]).timestamp())
         self._state_loaded = True
+
+
+    def _load_personal_settings(self, db: Database) -> None:
+        """People's Home-tab defaults and the channels already welcomed; values set since start win."""
+        for row in db.table("user_settings").rows:
+            self._user_settings.setdefault(row["user_id"], {"rule": row["rule"], "state": row["state"]})
+        self._welcomed.update(row["channel_id"] for row in db.table("channel_welcomes").rows)
 
 
 def _unusable(exc: BaseException) -> bool:

@@ -1,13 +1,16 @@
 """`/units`: a unit sum or a question, answered privately in the ack body itself (no
-`response_url` round trip); `/units rule` and `/units codes`."""
+`response_url` round trip), with a "Share in channel" button; `/units rule`, `/units codes` and
+`/units form` (the units form)."""
 
 from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.answer import escape
 from bot.slack import blocks
 from bot.slack.bot import SlackBot
+from bot.slack.listeners import form, sharing
 
 COMMAND = "/units"
 
@@ -20,7 +23,7 @@ class UnitsCommand:
     def __init__(self, bot: SlackBot):
         self.bot = bot
 
-    async def units_command(self, ack, command: dict):
+    async def units_command(self, ack, command: dict, body: dict, client: AsyncWebClient):
         """`/units ...`: answered privately, in the ack body itself (fast path, nothing to post)."""
         bot = self.bot
         text = (command.get("text") or "").strip()
@@ -28,6 +31,9 @@ class UnitsCommand:
         channel_id, user_id = command.get("channel_id"), command.get("user_id")
         if word.lower() == "rule":
             await ack(response_type="ephemeral", **self.rule_command(rest.strip(), channel_id, user_id))
+        elif word.lower() == "form" and not rest.strip():
+            await ack()
+            form.open_form(bot, client, body, user_id=user_id, channel_id=channel_id)
         elif word.lower() == "codes" and not rest.strip():
             await ack(
                 response_type="ephemeral",
@@ -35,17 +41,15 @@ class UnitsCommand:
                 blocks=blocks.codes_blocks(bot.answerer.codes),
             )
         else:
-            await ack(
-                response_type="ephemeral",
-                **bot.reply(
-                    text,
-                    surface="slash",
-                    team_id=command.get("team_id"),
-                    channel_id=channel_id,
-                    user_id=user_id,
-                    asked=text,
-                ),
+            msg = bot.reply(
+                text,
+                surface="slash",
+                team_id=command.get("team_id"),
+                channel_id=channel_id,
+                user_id=user_id,
+                asked=text,
             )
+            await ack(response_type="ephemeral", **sharing.offer_share(msg, mode="ask", text=text))
 
     def rule_command(self, name: str, channel_id: str | None, user_id: str | None) -> dict:
         """`/units rule` shows the channel's default rule; `/units rule NAME` sets it (kept in SQLite)."""
