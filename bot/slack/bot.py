@@ -120,8 +120,22 @@ class SlackBot:
         return {
             "stats": self.desk.week_stats(),
             "drafts": self.desk.drafts("draft"),
-            "items": self.desk.queue(limit=50, kb_entries=entries),
+            "edits": self.desk.edits("draft"),
+            "clusters": self.desk.clusters()[:50],
+            "items": self.desk.due(entries, limit=50),
         }  # more than fit: "and N more"
+
+    # -- what the desk asks of the matcher ------------------------------------------------------------
+    def normalised(self, text: str) -> str:
+        return self.answerer.matcher.normalised(text)
+
+    def suggest(self, text: str) -> str | None:
+        """The entry the matcher ranks first for a question, confident or not."""
+        result = self.answerer.matcher.match(text)
+        return result.candidates[0].entry.id if result.candidates else None
+
+    def lookup(self, entry_id: str):
+        return next((e for e in self.answerer.matcher.entries if e.id == entry_id), None)
 
     # -- the reviewers' overlay -----------------------------------------------------------------------
     # Every review action goes through ReviewDesk, which refuses non-reviewers and records every

@@ -6,9 +6,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.bot import SlackBot
-from bot.slack.listeners import actions, commands, events, views
+from bot.slack.listeners import actions, commands, desk, events, views
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    for surface in (commands, events, actions, views):
+    for surface in (commands, events, actions, views, desk):
         surface.register(app, bot)
