@@ -152,7 +152,8 @@ class SlackBot:
         """Teach the live matcher new links and approved entries (add_phrasing / add_entry); with
         `ids`, also refresh the entry ids the desk checks links against."""
         self._overlay_changed = False
-        if not ids and not (self.desk.overlay_phrasings() or self.desk.approved_entries()):
+        desk = self.desk
+        if not ids and not (desk.overlay_phrasings() or desk.approved_entries() or desk.changed_entries()):
             return  # nothing to teach: don't load the knowledge base just for this
         matcher = self.answerer.matcher
         self.desk.apply_to(matcher)

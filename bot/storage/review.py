@@ -366,7 +366,9 @@ class ReviewDesk:
     def clusters(self, *, limit: int = 2000, suggest_for: int = 30) -> list[Cluster]:
         """The queue's questions (unanswered, not helpful, low confidence) grouped, biggest first.
         The first `suggest_for` clusters nobody picked an entry for get the matcher's candidate."""
-        items = [i for i in self._query_items(limit + len(self._skipped())) if i.id not in self._skipped()]
+        self.log.flush(1.0)  # the question asked a moment ago belongs in its cluster
+        skip = self._skipped()
+        items = [i for i in self._query_items(limit + len(skip)) if i.id not in skip]
         clusters = cluster_items(
             [i for i in items if i.kind in CLUSTERED_KINDS][:limit], self.normalise, picks=self.picks()
         )
