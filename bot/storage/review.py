@@ -80,6 +80,7 @@ class ReviewDesk:
         normalise: Callable[[str], str] | None = None,
         suggest: Callable[[str], str | None] | None = None,
         lookup: Callable[[str], object | None] | None = None,
+        os_user: str | None = None,
     ):
         """
         :param on_change: called after the overlay changes (a link, an approval, an export, a
@@ -93,6 +94,8 @@ class ReviewDesk:
           when nobody picked one).
         :param lookup: entry id -> the entry as it is now (a `bot.core.kb.Entry` or a FAQ dict):
           what "Verify" and "Propose edit" start from.
+        :param os_user: the operating-system account acting (the CLI): recorded beside the
+          reviewer name in every audit row, since the CLI's `--as` is taken on trust.
         """
         self.log = log
         self.reviewers = frozenset(reviewers)
@@ -102,6 +105,7 @@ class ReviewDesk:
         self.normalise = normalise or same_text_key
         self.suggest = suggest
         self.lookup = lookup
+        self.os_user = os_user
         self._lock = threading.RLock()
         self._phrasings: dict[tuple[str, str], dict] = {}  # (entry_id, lowercased text) -> row
         self._drafts: dict[str, dict] = {}
@@ -674,7 +678,9 @@ class ReviewDesk:
                         path.unlink(missing_ok=True)
                     else:
                         path.write_bytes(content)
-                self.log.record_action(user_id, "export", str(knowledge_dir), False, "\n".join(problems))
+                self.log.record_action(
+                    user_id, "export", str(knowledge_dir), False, "\n".join(problems), os_user=self.os_user
+                )
                 raise ExportError(problems)
             now = utc_now()
             for d in drafts:
@@ -684,7 +690,8 @@ class ReviewDesk:
                 self._phrasings[(r["entry_id"], r["text"].lower())] = row = {**r, "exported_at": now}
                 self.log.enqueue("phrasings", row, UPSERT)
         self.log.record_action(
-            user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings"
+            user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings",
+            os_user=self.os_user,
         )
         if drafts or links:
             self._changed()
@@ -708,7 +715,7 @@ class ReviewDesk:
         return self._done(user_id, action, target, False, _DENIED)
 
     def _done(self, user_id: str, action: str, target: str | None, ok: bool, message: str) -> ReviewResult:
-        self.log.record_action(user_id, action, target, ok, message)
+        self.log.record_action(user_id, action, target, ok, message, os_user=self.os_user)
         return ReviewResult(ok, message)
 
     def _changed(self) -> None:
