@@ -298,8 +298,9 @@ def edit(entry_id, answer, question, codes, sources, db_path: Path, as_user: str
 @as_option
 @knowledge_option
 def export(db_path: Path, as_user: str, knowledge_dir: Path):
-    """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
-    knowledge/phrasings.yaml, then clear them from the overlay. Commit the files after.
+    """Write approved entries to knowledge/faq/reviewed.yaml, verifications and approved edits
+    into the entries' own files, and links to knowledge/asked/reviewed.yaml as labelled
+    questions; then clear them from the overlay. Commit the files after.
 
     \b
     Example:

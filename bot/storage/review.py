@@ -660,18 +660,34 @@ class ReviewDesk:
         return self._done(user_id, "dismiss", item_id, True, message)
 
     def export(self, knowledge_dir: Path, *, user_id: str = "cli") -> tuple[int, int]:
-        """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
-        knowledge/phrasings.yaml (merged, deduped), then clear them from the overlay.
-        Returns (entries written, phrasings written)."""
+        """Write approved entries to knowledge/faq/reviewed.yaml, linked questions to
+        knowledge/asked/reviewed.yaml (labelled, deduped), verifications and approved edits into
+        the entries' own files (see bot/storage/export.py), then clear them from the overlay.
+        Returns (entries written, linked questions written)."""
+        from bot.storage import export as out
+
         knowledge_dir = Path(knowledge_dir)
         with self._lock:
             drafts = [d for d in self._drafts.values() if d["status"] == "approved"]
             links = [r for r in self._phrasings.values() if not r.get("exported_at")]
-            reviewed, phrasings = knowledge_dir / "faq" / "reviewed.yaml", knowledge_dir / "phrasings.yaml"
-            backup = {path: path.read_bytes() if path.exists() else None for path in (reviewed, phrasings)}
+            edits = [e for e in self._edits.values() if e["status"] == "approved"]
+            verified = {k: v for k, v in self._verified.items() if not v.get("exported_at")}
+            faq, asked = knowledge_dir / "faq", knowledge_dir / "asked"
+            reviewed = faq / "reviewed.yaml"
+            files = [reviewed, *faq.glob("*.yaml"), *asked.glob("*.yaml"), asked / "reviewed.yaml"]
+            backup = {path: path.read_bytes() if path.exists() else None for path in files}
             n_entries = _append_entries(reviewed, [_faq_entry(d) for d in drafts])
-            n_phrasings = _merge_phrasings(phrasings, [(r["entry_id"], r["text"]) for r in links])
-            problems = _kb_problems(reviewed)
+            n_phrasings = out.merge_asked(asked, [(r["entry_id"], r["text"]) for r in links])
+            edited = {e["entry_id"]: json.loads(e["entry"]) for e in sorted(edits, key=lambda e: e["approved_at"])}
+            for entry_id, v in verified.items():
+                if entry_id in edited:
+                    edited[entry_id] = {**edited[entry_id], "last_verified": v["last_verified"], "review_by": v["review_by"]}
+            patched = out.patch_entries(
+                faq, {k: (v["last_verified"], v["review_by"]) for k, v in verified.items() if k not in edited}, edited
+            )
+            for d in drafts:
+                out.relabel_declines(asked, d["id"], [d["question"], self._query_text(d["query_id"]) or ""] if d.get("query_id") else [d["question"]])
+            problems = [p for path in [reviewed, *patched] for p in _kb_problems(path)]
             if problems:  # e.g. a drafted question duplicates an existing phrasing: put the files back
                 for path, content in backup.items():
                     if content is None:
@@ -689,11 +705,17 @@ class ReviewDesk:
             for r in links:
                 self._phrasings[(r["entry_id"], r["text"].lower())] = row = {**r, "exported_at": now}
                 self.log.enqueue("phrasings", row, UPSERT)
+            for e in edits:
+                self._edits[e["id"]] = row = {**e, "status": "exported", "exported_at": now}
+                self.log.enqueue("edits", row, UPSERT)
+            for v in verified.values():
+                self._verified[v["entry_id"]] = row = {**v, "exported_at": now}
+                self.log.enqueue("verifications", row, UPSERT)
         self.log.record_action(
             user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings",
             os_user=self.os_user,
         )
-        if drafts or links:
+        if drafts or links or edits or verified:
             self._changed()
         return n_entries, n_phrasings
 
