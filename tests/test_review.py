@@ -220,7 +220,8 @@ def test_dismiss_queue_items_and_drafts(log, desk):
 def test_export_writes_yaml_then_clears_the_overlay(open_log, log, desk, changes, tmp_path):
     knowledge = tmp_path / "knowledge"
     (knowledge / "faq").mkdir(parents=True)
-    (knowledge / "phrasings.yaml").write_text("phrasings:\n  massage-units: [how many units for massage]\n")
+    (knowledge / "asked").mkdir()
+    (knowledge / "asked" / "q.yaml").write_text("questions:\n  - {q: how many units for massage, expect: massage-units}\n")
     desk.link("R1", ask(log, "How many units for massage", "no_match"), "massage-units")  # a duplicate
     desk.link("R1", ask(log, "units for a 53 minute massage?", "no_match"), "massage-units")
     draft = desk.draft("R1", "Is 97124 timed?", "Yes: 15-minute units.", ["97124"], ["https://www.cms.gov"])
@@ -243,9 +244,9 @@ def test_export_writes_yaml_then_clears_the_overlay(open_log, log, desk, changes
         "last_verified",
         "review_by",
     } == set(reviewed["entries"][0])
-    assert {
-        "phrasings": {"massage-units": ["how many units for massage", "units for a 53 minute massage?"]}
-    } == (yaml.safe_load((knowledge / "phrasings.yaml").read_text()))
+    assert {  # links are labelled questions, where kb check and the eval's cross-validation read them
+        "questions": [{"q": "units for a 53 minute massage?", "expect": "massage-units"}]
+    } == (yaml.safe_load((knowledge / "asked" / "reviewed.yaml").read_text()))
     assert ([], [], [1]) == (desk.overlay_phrasings(), desk.approved_entries(), changes)
     assert (0, 0) == desk.export(knowledge)
     log.close()

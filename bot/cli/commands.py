@@ -60,10 +60,35 @@ class _Ctx:
             from bot.core.errors import BillingBotError
 
             try:
-                self._answerer = Answerer.from_knowledge(default_rule=rule or self.settings.rule)
+                kind = _with_overlay(Answerer, self.settings.db_path)
+                self._answerer = kind.from_knowledge(default_rule=rule or self.settings.rule)
             except BillingBotError as exc:
                 raise click.ClickException(str(exc)) from None
         return self._answerer
+
+
+def _with_overlay(answerer_class, db_path):
+    """The reviewers' overlay (links, approved entries and edits, verifications) applied, as
+    the Slack app applies it: `review link` / `approve` say "it answers from now on", and
+    `ask` must agree. The matcher is only built (and the database only read) on the first
+    question that needs it; a missing database is no overlay."""
+    from pathlib import Path
+
+    if not Path(db_path).exists():
+        return answerer_class
+
+    class _Overlaid(answerer_class):
+        @property
+        def matcher(self):
+            matcher = super().matcher
+            if not getattr(self, "_overlay_applied", False):
+                self._overlay_applied = True
+                from bot.storage.overlay import apply_overlay
+
+                apply_overlay(db_path, matcher)
+            return matcher
+
+    return _Overlaid
 
 
 pass_ctx = click.make_pass_decorator(_Ctx, ensure=True)

@@ -1,8 +1,9 @@
 """`billing-bot log ...` and `billing-bot review ...`: the query log and the review desk from a terminal.
 
 No logic here: each command opens the log, calls one `QueryLog`/`ReviewDesk` method and
-turns its errors into click errors. Whoever runs the CLI has the database file, so they
-are trusted as a reviewer under the name given with `--as` (default "cli").
+turns its errors into click errors. The CLI has no login: whoever can write the database
+file is trusted as a reviewer under the name given with `--as` (default "cli"), so there the
+two-reviewer rule is a matter of trust. Every audit row records the OS user beside it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ as_option = click.option(
     "as_user",
     default="cli",
     show_default=True,
-    help="Reviewer name recorded for this action (e.g. your Slack user ID).",
+    help="Reviewer name recorded for this action (e.g. your Slack user ID). Taken on trust: the "
+    "CLI has no login, so anyone who can write the database can act as any reviewer (and "
+    "approve their own draft under another name); the OS user is recorded beside it in the audit.",
 )
 knowledge_option = click.option(
     "--knowledge",
@@ -138,7 +141,12 @@ def purge(older_than: str, db_path: Path):
 
 @click.group(name="review")
 def review_group():
-    """The review desk: questions to review, links, drafts, approvals, export to knowledge/."""
+    """The review desk: questions to review, links, drafts, approvals, export to knowledge/.
+
+    Trust: the CLI has no login. `--as NAME` says which reviewer acts and is believed, so
+    here the two-reviewer rule holds only among people who don't lie about their name; the
+    audit records the OS user beside NAME. Use the Slack desk when that matters.
+    """
 
 
 @review_group.command(name="list")
@@ -219,7 +227,7 @@ def draft(question, answer, codes, sources, query_id, db_path: Path, as_user: st
 @db_option
 @as_option
 def approve(draft_id: str, db_path: Path, as_user: str):
-    """Approve a draft someone else wrote; it answers from then on.
+    """Approve a draft or an edit someone else wrote; it answers from then on.
 
     \b
     Example:
@@ -245,12 +253,54 @@ def dismiss(item_id: str, db_path: Path, as_user: str):
 
 
 @review_group.command()
+@click.argument("entry_id")
+@db_option
+@as_option
+@knowledge_option
+def verify(entry_id: str, db_path: Path, as_user: str, knowledge_dir: Path):
+    """ENTRY_ID is still right: last_verified becomes today, review_by moves on.
+
+    \b
+    Example:
+      billing-bot review verify npi-need --as U024BE7LH
+    """
+    with _desk(db_path, as_user, knowledge_dir) as desk:
+        _report(desk.verify(as_user, entry_id))
+
+
+@review_group.command()
+@click.argument("entry_id")
+@click.option("--answer", help="The new answer (Slack mrkdwn).")
+@click.option("--question", help="The new question.")
+@click.option("--code", "codes", multiple=True, help="The entry's codes, replacing them (repeatable).")
+@click.option("--source", "sources", multiple=True, help="The entry's sources, replacing them (repeatable).")
+@db_option
+@as_option
+@knowledge_option
+def edit(entry_id, answer, question, codes, sources, db_path: Path, as_user: str, knowledge_dir: Path):
+    """Propose an edit to an existing entry; a second reviewer approves it (`review approve EDIT_ID`).
+
+    \b
+    Example:
+      billing-bot review edit npi-need --answer "Yes, to bill insurance." --as U024BE7LH
+    """
+    with _desk(db_path, as_user, knowledge_dir) as desk:
+        _report(
+            desk.propose_edit(
+                as_user, entry_id, question=question, answer=answer,
+                codes=codes or None, sources=sources or None,
+            )
+        )
+
+
+@review_group.command()
 @db_option
 @as_option
 @knowledge_option
 def export(db_path: Path, as_user: str, knowledge_dir: Path):
-    """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
-    knowledge/phrasings.yaml, then clear them from the overlay. Commit the files after.
+    """Write approved entries to knowledge/faq/reviewed.yaml, verifications and approved edits
+    into the entries' own files, and links to knowledge/asked/reviewed.yaml as labelled
+    questions; then clear them from the overlay. Commit the files after.
 
     \b
     Example:
@@ -286,10 +336,33 @@ def _desk(db_path: Path, as_user: str, knowledge_dir: Path | None = None) -> Ite
         if knowledge_dir is not None and (knowledge_dir / "faq").is_dir():
             entry_ids = lambda: [e["id"] for e in _kb_entries(knowledge_dir)]
         try:
-            yield ReviewDesk(log, frozenset({as_user}), entry_ids=entry_ids)
+            yield ReviewDesk(
+                log,
+                frozenset({as_user}),
+                entry_ids=entry_ids,
+                lookup=(lambda i: _kb_entry(knowledge_dir, i)) if knowledge_dir is not None else None,
+                os_user=_os_user(),
+            )
         finally:
             if not log.close(timeout=10):
                 raise click.ClickException(f"{db_path}: changes not saved ({log.last_error})")
+
+
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+def _kb_entry(knowledge_dir: Path, entry_id: str) -> dict | None:
+    from bot.core.kb import load_kb
+
+    return next(
+        (e.model_dump(mode="json") for e in load_kb(knowledge_dir / "faq").entries if e.id == entry_id), None
+    )
 
 
 def _kb_entries(knowledge_dir: Path) -> list[dict]:

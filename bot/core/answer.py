@@ -449,12 +449,22 @@ class Answerer:
             text += "\nFor units, ask like `40 min 97140`. Your question is logged so the team can add an answer."
             return Answer("no_match", text, context=(DISCLAIMER,), suggestions=suggestions, query=req.text)
         entry = result.best.entry
+        others = tuple(s for s in suggestions if s.id != entry.id)
+        return self._entry_answer(entry, round(result.best.score, 1), others, req.text)
+
+    def answer_entry(self, entry_id: str, *, query: str = "") -> Answer | None:
+        """The answer an entry gives, as if the matcher had picked it (a "did you mean" button
+        clicked, an asker told their question now has an answer); None for an unknown id."""
+        entry = next((e for e in self.matcher.entries if e.id == entry_id), None)
+        return None if entry is None else self._entry_answer(entry, None, (), query)
+
+    @staticmethod
+    def _entry_answer(entry, score, others, query: str) -> Answer:
         sources = tuple(Source(s.title, s.url, s.kind, s.date) for s in entry.sources)
         context = [f"Source: {sources[0].title}" if sources else "", _checked(entry.last_verified, sources), DISCLAIMER]
-        others = tuple(s for s in suggestions if s.id != entry.id)
         return Answer("faq", f"*{escape(entry.question)}*\n{entry.answer.strip()}",
-                      context=tuple(c for c in context if c), id=entry.id, score=round(result.best.score, 1),
-                      sources=sources, suggestions=others, query=req.text)
+                      context=tuple(c for c in context if c), id=entry.id, score=score,
+                      sources=sources, suggestions=others, query=query)
 
     def help(self, text: str = "") -> Answer:
         rule = self.resolve_rule(None)

@@ -51,7 +51,9 @@ class SourceRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     title: _Text
-    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    # No "|", "<" or ">": in Slack's <url|label> link syntax they would end the URL and relabel the
+    # link ("https://evil.example/x|Official CMS manual>" would show as a CMS-titled link).
+    url: Annotated[str, Field(pattern=r"^https?://[^\s|<>]+$")]
     # primary: the rule's own author (cms.gov manuals, statutes, state agencies, the AMA, NUCC, X12,
     # the payer's own policy); secondary: anyone explaining it (the default: never claim more).
     # Answers show which, and how old.

@@ -445,6 +445,29 @@ class Matcher:
         for text in questions:
             self._add_choice(index, text)
 
+    def replace_entry(self, entry: Entry) -> None:
+        """Swap in a new version of a known entry (a reviewer's approved edit, a verification),
+        keeping what the matcher learnt of how people ask for it (asked questions, links): a
+        plain `add_entry` would forget those. Only dates or sources changed: nothing re-indexed.
+
+        :raises KeyError: for an id the matcher doesn't know.
+        """
+        index = self._ids[entry.id]
+        old = self._entries[index]
+        if _indexed_fields(old) == _indexed_fields(entry):
+            self._entries[index] = entry
+            return
+        own = sum(1 for text in (old.question, *old.phrasings) if self._normalise(text).words)
+        learnt = [self._choices[c].text.split() for c in self._entry_choices[index][own:]]
+        self.add_entry(entry)
+        for words in learnt:
+            self._index_choice(self._ids[entry.id], words)
+
+    def normalised(self, text: str) -> str:
+        """A question as the matcher reads it (content words, synonyms and typos resolved),
+        joined by spaces: two questions that read the same here are the same question."""
+        return " ".join(self._normalise(text, self._spelling).words)
+
     def add_phrasing(self, entry_id: str, phrasing: str) -> None:
         """Teach the matcher another way to ask for an entry; effective for the next match.
 
@@ -487,6 +510,10 @@ class Matcher:
         if spelled_right:
             self._learn(text)
         words = self._normalise(text, None if spelled_right else self._spelling).words  # typos corrected like a question's
+        self._index_choice(index, words)
+
+    def _index_choice(self, index: int, words: tuple[str, ...] | list[str]) -> None:
+        """Index one phrasing's normalised words for the entry at `index`."""
         if not words:
             return
         choice_index = len(self._choices)
@@ -857,6 +884,11 @@ class Matcher:
         elif entry.state is not None:
             delta -= STATELESS_MESSAGE_PENALTY
         return delta
+
+
+def _indexed_fields(entry: Entry) -> tuple:
+    """What the index is built from: an entry whose other fields change needs no re-indexing."""
+    return (entry.question, entry.phrasings, entry.answer, entry.codes, entry.state)
 
 
 def _edits_allowed(length: int) -> int:

@@ -79,7 +79,13 @@ def build_app(
     )
     bot = SlackBot(settings, answerer, log, background or Background())
     bot.desk = desk or ReviewDesk(
-        log, settings.reviewers, on_change=bot.overlay_changed, entry_ids=lambda: bot.entry_ids
+        log,
+        settings.reviewers,
+        on_change=bot.overlay_changed,
+        entry_ids=lambda: bot.entry_ids,
+        normalise=bot.normalised,
+        suggest=bot.suggest,
+        lookup=bot.lookup,
     )
     bot.overlay_changed()  # links and approved drafts from earlier runs: applied before the first answer
     listeners.register(app, bot)

@@ -11,6 +11,11 @@ from bot.render import SECTION_LIMIT, split_text
 
 MAX_BLOCKS = 50  # blocks in one message
 FEEDBACK_ACTION = "answer_feedback"
+# "Did you mean" buttons: one action id per button (Slack wants them unique within a block),
+# all matched by one listener on this prefix.
+SUGGESTION_ACTION = "suggestion_pick"
+# Below this an FAQ answer is a guess worth offering alternatives for (bot.storage.review.LOW_CONFIDENCE).
+LOW_CONFIDENCE = 70.0
 
 # -- Slack Block Kit ----------------------------------------------------------------------------------
 # Limits (docs.slack.dev/reference/block-kit/blocks): 50 blocks in a message, 100 in a modal or the
@@ -91,11 +96,17 @@ def to_blocks(
     if answer.kind == "faq" and answer.sources:
         context = [c for c in context if not c.startswith("Source:")]
         links = " · ".join(
-            f"<{s.url}|{_link_label(s.title)}> ({s.label})" if s.url else f"{escape(s.title)} ({s.label})"
+            f"<{_link_url(s.url)}|{_link_label(s.title)}> ({s.label})" if s.url else f"{escape(s.title)} ({s.label})"
             for s in answer.sources[:3]
         )
         context.insert(0, f"Sources: {links}")
-    tail = [context_block(context)] if context else []
+    tail = []
+    if query_id and answer.suggestions and (
+        answer.kind == "no_match" or (answer.kind == "faq" and (answer.score or 0) < LOW_CONFIDENCE)
+    ):
+        tail.append(suggestion_block(query_id, answer.suggestions))
+    if context:
+        tail.append(context_block(context))
     if query_id and answer.kind in ("units", "faq", "no_match"):
         tail.append(feedback_block(query_id))
     return _cap(body, tail, MAX_BLOCKS)
@@ -160,8 +171,27 @@ def notice(text: str, *, context: tuple[str, ...] = ()) -> dict:
     return {"text": text.split("\n", 1)[0][:300], "blocks": blocks[:MAX_BLOCKS]}
 
 
+def _link_url(url: str) -> str:
+    """A URL made safe inside <url|label>: "|", "<" and ">" percent-encoded, so no URL can end
+    the link early and put a label of its own choosing on it."""
+    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+
+
 def _link_label(title: str) -> str:
     return title.replace("&", "&amp;").replace("|", "/").replace(">", "›").replace("<", "‹")
+
+
+def suggestion_block(query_id: str, suggestions) -> dict:
+    """ "Did you mean" as buttons: a click answers with that entry and tells the desk which one
+    the asker meant. The value carries ids only (the server looks both up again)."""
+    return {
+        "type": "actions",
+        "block_id": f"suggest:{query_id}"[:255],
+        "elements": [
+            button(s.question, f"{SUGGESTION_ACTION}:{n}", f"{query_id}:{s.id}")
+            for n, s in enumerate(suggestions[:5])
+        ],
+    }
 
 
 def feedback_block(query_id: str) -> dict:

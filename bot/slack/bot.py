@@ -168,8 +168,22 @@ class SlackBot:
         return {
             "stats": self.desk.week_stats(),
             "drafts": self.desk.drafts("draft"),
-            "items": self.desk.queue(limit=50, kb_entries=entries),
+            "edits": self.desk.edits("draft"),
+            "clusters": self.desk.clusters()[:50],
+            "items": self.desk.due(entries, limit=50),
         }  # more than fit: "and N more"
+
+    # -- what the desk asks of the matcher ------------------------------------------------------------
+    def normalised(self, text: str) -> str:
+        return self.answerer.matcher.normalised(text)
+
+    def suggest(self, text: str) -> str | None:
+        """The entry the matcher ranks first for a question, confident or not."""
+        result = self.answerer.matcher.match(text)
+        return result.candidates[0].entry.id if result.candidates else None
+
+    def lookup(self, entry_id: str):
+        return next((e for e in self.answerer.matcher.entries if e.id == entry_id), None)
 
     # -- the reviewers' overlay -----------------------------------------------------------------------
     # Every review action goes through ReviewDesk, which refuses non-reviewers and records every
@@ -186,7 +200,8 @@ class SlackBot:
         """Teach the live matcher new links and approved entries (add_phrasing / add_entry); with
         `ids`, also refresh the entry ids the desk checks links against."""
         self._overlay_changed = False
-        if not ids and not (self.desk.overlay_phrasings() or self.desk.approved_entries()):
+        desk = self.desk
+        if not ids and not (desk.overlay_phrasings() or desk.approved_entries() or desk.changed_entries()):
             return  # nothing to teach: don't load the knowledge base just for this
         matcher = self.answerer.matcher
         self.desk.apply_to(matcher)

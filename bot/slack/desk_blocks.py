@@ -20,7 +20,13 @@ REVIEW_LINK, REVIEW_DRAFT, REVIEW_DISMISS, REVIEW_APPROVE = (
     "review_approve",
 )
 REVIEW_REFRESH = "review_refresh"
+REVIEW_LINK_CANDIDATE = "review_link_candidate"  # "Link all to <entry>": value "<cluster id>|<entry id>"
+REVIEW_VERIFY = "review_verify"
+REVIEW_EDIT = "review_edit"
 DRAFT_VIEW = "review_draft_submit"
+EDIT_VIEW = "review_edit_submit"
+_URGENCY = ("not_helpful", "no_match", "low_confidence")
+EDIT_REASONS = ("outdated", "payer")  # down-vote reasons (blocks.FEEDBACK_REASONS) that call for an edit
 
 
 # -- the review desk (Home tab, reviewers only) ---------------------------------------------------------
@@ -42,6 +48,8 @@ def review_desk_blocks(
     drafts: list[dict],
     items: list,
     viewer: str,
+    clusters: list = (),
+    edits: list[dict] = (),
     notice: str | None = None,
     budget: int = MAX_VIEW_BLOCKS,
 ) -> list[dict]:
@@ -98,11 +106,18 @@ def review_desk_blocks(
         rows.append(
             [section_block(text), {"type": "actions", "block_id": f"draft:{d['id']}"[:255], "elements": actions}]
         )
+    for e in edits:
+        rows.append(edit_rows(e, viewer))
+    for cluster in clusters:
+        rows.append(cluster_rows(cluster))
     for item in items:
         said = escape(item.text) if item.text else "_(text not stored)_"
         text = f"{_KIND_LABEL.get(item.kind, item.kind)}: “{said}”\n_{escape(item.detail)}_"
         if item.kind == "review_due":
-            actions = [button("Mark reviewed", REVIEW_DISMISS, item.id)]
+            actions = [
+                button("Verify", REVIEW_VERIFY, item.entry_id or "", style="primary"),
+                button("Propose edit", REVIEW_EDIT, item.entry_id or ""),
+            ]
         else:
             actions = [
                 {
@@ -131,39 +146,122 @@ def review_desk_blocks(
     return blocks
 
 
+def cluster_rows(cluster) -> list[dict]:
+    """One cluster of near-identical questions: size, newest example, best candidate, and
+    actions that apply to all of it (the block id names the cluster by its newest question)."""
+    kinds = cluster.kinds()
+    kind = next(k for k in _URGENCY if k in kinds) if any(k in kinds for k in _URGENCY) else cluster.newest.kind
+    item = cluster.newest
+    said = escape(item.text) if item.text else "_(text not stored)_"
+    text = f"{_KIND_LABEL.get(kind, kind)}: “{said}”"
+    if cluster.size > 1:
+        counts = ", ".join(f"{n} {_KIND_WORD.get(k, k)}" for k, n in kinds.items())
+        text += f"\n*{cluster.size} questions like this* ({counts}) · newest {escape((item.ts or '')[:10])}"
+    else:
+        text += f"\n_{escape(item.detail)}_"
+    if cluster.candidate and cluster.picked:
+        who = "person who asked this" if cluster.picked == 1 else "people who asked this"
+        text += f"\n:point_right: {cluster.picked} {who} picked `{escape(cluster.candidate)}`"
+    elif cluster.candidate:
+        text += f"\nBest candidate: `{escape(cluster.candidate)}`"
+    actions = []
+    if cluster.candidate:
+        label = "Link" if cluster.size == 1 else f"Link all {cluster.size}"
+        actions.append(
+            button(f"{label} to {cluster.candidate}", REVIEW_LINK_CANDIDATE, f"{cluster.id}|{cluster.candidate}", style="primary")
+        )
+    actions += [
+        {
+            "type": "external_select",
+            "action_id": REVIEW_LINK,
+            "min_query_length": 0,
+            "placeholder": plain_text("Link to entry…", 150),
+        },
+        button("Draft new entry", REVIEW_DRAFT, json.dumps({"q": item.query_id or "", "t": (item.text or "")[:1500]})),
+        button("Dismiss" if cluster.size == 1 else f"Dismiss all {cluster.size}", REVIEW_DISMISS, cluster.id),
+    ]
+    if kind == "not_helpful" and item.entry_id and any(r in item.detail for r in EDIT_REASONS):
+        actions.insert(0, button(f"Propose edit to {item.entry_id}", REVIEW_EDIT, item.entry_id))
+    return [section_block(text), {"type": "actions", "block_id": f"review:{cluster.id}"[:255], "elements": actions[:5]}]
+
+
+_KIND_WORD = {"not_helpful": "not helpful", "no_match": "unanswered", "low_confidence": "low confidence"}
+
+
+def edit_rows(edit: dict, viewer: str) -> list[dict]:
+    """A proposed edit to an existing entry, shown as a diff, with Approve for anyone else."""
+    text = f"*Edit* to `{escape(edit['entry_id'])}` by <@{edit['proposed_by']}>\n```{escape(edit['diff'])[:2800]}```"
+    if edit["proposed_by"] == viewer:
+        actions = [button("Withdraw", REVIEW_DISMISS, edit["id"])]
+    else:
+        actions = [
+            button("Approve edit", REVIEW_APPROVE, edit["id"], style="primary"),
+            button("Reject", REVIEW_DISMISS, edit["id"], style="danger"),
+        ]
+    return [section_block(text), {"type": "actions", "block_id": f"edit:{edit['id']}"[:255], "elements": actions}]
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    multiline: bool = False,
+    optional: bool = False,
+    initial: str = "",
+    hint: str = "",
+    max_length: int = 3000,
+) -> dict:
+    element = {
+        "type": "plain_text_input",
+        "action_id": block_id,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain_text(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain_text(hint, 2000)
+    return block
+
+
+def _entry_fields(*, question: str = "", answer: str = "", codes: str = "", sources: str = "", state: str = "") -> list[dict]:
+    return [
+        _text_input(
+            "question",
+            "Question",
+            initial=question,
+            max_length=300,
+            hint="As a therapist would ask it. Leave out names and patient details.",
+        ),
+        _text_input(
+            "answer",
+            "Answer",
+            multiline=True,
+            initial=answer,
+            hint="Slack formatting works (*bold*, _italics_, • bullets). Say where rules vary by payer.",
+        ),
+        _text_input("codes", "Codes (optional)", optional=True, initial=codes, max_length=200, hint="e.g. 97124, 97140"),
+        _text_input(
+            "sources",
+            "Sources",
+            multiline=True,
+            initial=sources,
+            max_length=2000,
+            hint="One per line: title and https:// link. At least one.",
+        ),
+    ]
+
+
 def draft_entry_modal(*, query_id: str = "", question: str = "") -> dict:
     """A new knowledge-base entry: question, answer, codes, sources. Saved as a draft that answers
     only after a second reviewer approves it."""
-
-    def text_input(
-        block_id: str,
-        label: str,
-        *,
-        multiline: bool = False,
-        optional: bool = False,
-        initial: str = "",
-        hint: str = "",
-        max_length: int = 3000,
-    ) -> dict:
-        element = {
-            "type": "plain_text_input",
-            "action_id": block_id,
-            "multiline": multiline,
-            "max_length": max_length,
-        }
-        if initial:
-            element["initial_value"] = initial[:max_length]
-        block = {
-            "type": "input",
-            "block_id": block_id,
-            "label": plain_text(label, 2000),
-            "element": element,
-            "optional": optional,
-        }
-        if hint:
-            block["hint"] = plain_text(hint, 2000)
-        return block
-
     return {
         "type": "modal",
         "callback_id": DRAFT_VIEW,
@@ -172,27 +270,30 @@ def draft_entry_modal(*, query_id: str = "", question: str = "") -> dict:
         "submit": plain_text("Save draft", 24),
         "close": plain_text("Cancel", 24),
         "blocks": [
-            text_input(
-                "question",
-                "Question",
-                initial=question,
-                max_length=300,
-                hint="As a therapist would ask it. Leave out names and patient details.",
-            ),
-            text_input(
-                "answer",
-                "Answer",
-                multiline=True,
-                hint="Slack formatting works (*bold*, _italics_, • bullets). Say where rules vary by payer.",
-            ),
-            text_input("codes", "Codes (optional)", optional=True, max_length=200, hint="e.g. 97124, 97140"),
-            text_input(
-                "sources",
-                "Sources",
-                multiline=True,
-                max_length=2000,
-                hint="One per line: title and https:// link. At least one.",
-            ),
+            *_entry_fields(question=question),
             context_block(["A draft answers only after a second reviewer approves it on the review desk."]),
+        ],
+    }
+
+
+def edit_entry_modal(entry) -> dict:
+    """ "Propose edit": the entry's answer, codes, sources and state, pre-filled. The edit
+    answers only after a second reviewer approves it."""
+    sources = "\n".join(f"{s.title} {s.url}" for s in entry.sources)
+    return {
+        "type": "modal",
+        "callback_id": EDIT_VIEW,
+        "private_metadata": entry.id,
+        "title": plain_text("Propose edit", 24),
+        "submit": plain_text("Propose", 24),
+        "close": plain_text("Cancel", 24),
+        "blocks": [
+            context_block([f"Editing `{escape(entry.id)}`"]),
+            *_entry_fields(
+                question=entry.question, answer=entry.answer, codes=", ".join(entry.codes), sources=sources
+            ),
+            _text_input("state", "State (optional)", optional=True, initial=entry.state or "", max_length=2,
+                        hint="Two letters (e.g. FL) when the answer is about one state."),
+            context_block(["The edit answers only after a second reviewer approves it on the review desk."]),
         ],
     }

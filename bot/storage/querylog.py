@@ -163,6 +163,51 @@ def create_personal_settings(db: Database) -> None:
     db.table("channel_welcomes").create({"channel_id": str, "ts": str}, pk="channel_id")
 
 
+@MIGRATIONS()
+def create_curation_tables(db: Database) -> None:
+    # Issue #13. A "did you mean" click: explicit feedback, one row per person per question.
+    db.table("picks").create(
+        {"query_id": str, "user_id": str, "entry_id": str, "ts": str},
+        pk=("query_id", "user_id"),
+        not_null={"entry_id", "ts"},
+    )
+    db.table("picks").create_index(["entry_id"])
+    # Verified entries and approved edits: the overlay over knowledge/faq/ until exported.
+    db.table("verifications").create(
+        {"entry_id": str, "last_verified": str, "review_by": str, "verified_by": str, "ts": str, "exported_at": str},
+        pk="entry_id",
+        not_null={"last_verified", "review_by", "verified_by", "ts"},
+    )
+    db.table("edits").create(
+        {
+            "id": str,
+            "entry_id": str,
+            "entry": str,  # the whole proposed entry, JSON in the FAQ schema
+            "proposed_by": str,
+            "proposed_at": str,
+            "query_id": str,
+            "status": str,
+            "approved_by": str,
+            "approved_at": str,
+            "exported_at": str,
+        },
+        pk="id",
+        not_null={"entry_id", "entry", "proposed_by", "proposed_at", "status"},
+    )
+    # Where a question was asked, so the asker can be told once it has an answer: only the
+    # channel and the thread / message ts (no text); purged with the question.
+    db.table("asked_where").create(
+        {"query_id": str, "user_id": str, "channel_id": str, "thread_ts": str, "ts": str,
+         "told_at": str, "told_entry": str},
+        pk="query_id",
+        not_null={"ts"},
+        foreign_keys=[("query_id", "queries", "id")],
+    )
+    db.table("opt_outs").create({"user_id": str, "ts": str}, pk="user_id")
+    # The CLI has no login: who ran it (the OS user) is recorded beside the name given with --as.
+    db.table("review_actions").add_column("os_user", str)
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
@@ -274,6 +319,11 @@ _PKS = {
     "seen_events": "event_id",
     "user_settings": "user_id",
     "channel_welcomes": "channel_id",
+    "picks": ("query_id", "user_id"),
+    "verifications": "entry_id",
+    "edits": "id",
+    "asked_where": "query_id",
+    "opt_outs": "user_id",
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
@@ -480,9 +530,11 @@ class QueryLog:
         return True
 
     def record_action(
-        self, user_id: str, action: str, target: str | None, ok: bool, message: str = ""
+        self, user_id: str, action: str, target: str | None, ok: bool, message: str = "", *, os_user: str | None = None
     ) -> None:
-        """Audit trail of review and settings actions (who, what, when, allowed or not)."""
+        """Audit trail of review and settings actions (who, what, when, allowed or not).
+
+        :param os_user: the operating-system account that ran a CLI command (beside `--as`)."""
         self.enqueue(
             "review_actions",
             {
@@ -492,6 +544,7 @@ class QueryLog:
                 "target": target,
                 "ok": ok,
                 "message": message,
+                "os_user": os_user,
             },
         )
 
@@ -726,9 +779,10 @@ def _purge(db: Database, cutoff: str) -> int:
     with db.atomic():
         queries = db.table("queries")
         count = queries.count_where("ts < ?", [cutoff])
-        db.table("feedback").delete_where(
-            "ts < ? or query_id in (select id from queries where ts < ?)", [cutoff, cutoff]
-        )
+        for table in ("feedback", "picks", "asked_where"):
+            db.table(table).delete_where(
+                "ts < ? or query_id in (select id from queries where ts < ?)", [cutoff, cutoff]
+            )
         queries.delete_where("ts < ?", [cutoff])
         db.table("seen_events").delete_where("ts < ?", [cutoff])
         if count:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.core.kb import same_text_key
+from bot.storage.clusters import CLUSTERED_KINDS, Cluster, cluster_items
 from bot.storage.querylog import UPSERT, QueryLog, dumps, utc_now
 
 KINDS = ("not_helpful", "no_match", "low_confidence", "review_due")
@@ -32,6 +34,7 @@ REVIEW_EVERY = timedelta(days=365)  # review_by of an exported entry, counted fr
 # On tests/eval, FAQ answers scoring below 70 hold 12 of the 14 wrong matches (and 32 of 210 right ones).
 LOW_CONFIDENCE = 70.0
 _DENIED = "Only reviewers can do that (BILLING_BOT_REVIEWERS)."
+_KEEP = object()  # propose_edit: leave this field as it is
 
 
 class ExportError(Exception):
@@ -74,6 +77,10 @@ class ReviewDesk:
         on_change: Callable[[], None] | None = None,
         low_confidence: float = LOW_CONFIDENCE,
         entry_ids: Callable[[], Iterable[str]] | None = None,
+        normalise: Callable[[str], str] | None = None,
+        suggest: Callable[[str], str | None] | None = None,
+        lookup: Callable[[str], object | None] | None = None,
+        os_user: str | None = None,
     ):
         """
         :param on_change: called after the overlay changes (a link, an approval, an export, a
@@ -81,16 +88,31 @@ class ReviewDesk:
         :param low_confidence: FAQ answers scoring below this are queued for review.
         :param entry_ids: the knowledge base's entry ids; when given, `link` checks against it
           and draft ids avoid them.
+        :param normalise: question -> the words that matter (the matcher's `normalised`): how
+          near-identical questions are clustered. Default: case and spacing ignored.
+        :param suggest: question -> the entry the matcher ranks first (a cluster's candidate
+          when nobody picked one).
+        :param lookup: entry id -> the entry as it is now (a `bot.core.kb.Entry` or a FAQ dict):
+          what "Verify" and "Propose edit" start from.
+        :param os_user: the operating-system account acting (the CLI): recorded beside the
+          reviewer name in every audit row, since the CLI's `--as` is taken on trust.
         """
         self.log = log
         self.reviewers = frozenset(reviewers)
         self.on_change = on_change
         self.low_confidence = low_confidence
         self.entry_ids = entry_ids
+        self.normalise = normalise or same_text_key
+        self.suggest = suggest
+        self.lookup = lookup
+        self.os_user = os_user
         self._lock = threading.RLock()
         self._phrasings: dict[tuple[str, str], dict] = {}  # (entry_id, lowercased text) -> row
         self._drafts: dict[str, dict] = {}
         self._dismissed: set[str] = set()
+        self._picks: dict[str, str] = {}  # query id -> entry picked from "did you mean"
+        self._verified: dict[str, dict] = {}  # entry id -> verifications row
+        self._edits: dict[str, dict] = {}  # edit id -> edits row
         self._applied: dict[int, set[tuple[str, str]]] = {}  # per matcher: what apply_to added
         self._reload()
 
@@ -112,17 +134,26 @@ class ReviewDesk:
                     phrasings = list(db.table("phrasings").rows_where(order_by="ts"))
                     drafts = list(db.table("drafts").rows_where(order_by="drafted_at"))
                     dismissed = [r["item_id"] for r in db.table("dismissals").rows]
+                    picks = list(db.table("picks").rows_where(order_by="ts"))
+                    verified = list(db.table("verifications").rows)
+                    edits = list(db.table("edits").rows_where(order_by="proposed_at"))
             except Exception:  # noqa: BLE001 - unavailable database: keep what we have, retry later
                 return False
-            before = (self.overlay_phrasings(), self.approved_entries())
+            before = (self.overlay_phrasings(), self.approved_entries(), self.changed_entries())
             if written:
-                self._phrasings, self._drafts = {}, {}
+                self._phrasings, self._drafts, self._verified, self._edits = {}, {}, {}, {}
             for row in phrasings:
                 self._phrasings.setdefault((row["entry_id"], row["text"].lower()), row)
             for row in drafts:
                 self._drafts.setdefault(row["id"], row)
             self._dismissed.update(dismissed)
-            return (self.overlay_phrasings(), self.approved_entries()) != before
+            for row in picks:
+                self._picks.setdefault(row["query_id"], row["entry_id"])
+            for row in verified:
+                self._verified.setdefault(row["entry_id"], row)
+            for row in edits:
+                self._edits.setdefault(row["id"], row)
+            return (self.overlay_phrasings(), self.approved_entries(), self.changed_entries()) != before
 
     def is_reviewer(self, user_id: str | None) -> bool:
         return user_id in self.reviewers
@@ -136,6 +167,22 @@ class ReviewDesk:
         """Approved, not yet exported drafts as FAQ-schema dicts."""
         with self._lock:
             return [_faq_entry(d) for d in self._drafts.values() if d["status"] == "approved"]
+
+    def changed_entries(self) -> list[dict]:
+        """Existing entries as approved edits and verifications left them (not yet exported), as
+        FAQ dicts: an edit's fields, then a later verification's dates on top."""
+        with self._lock:
+            out: dict[str, dict] = {}
+            for e in sorted(self._edits.values(), key=lambda r: r.get("approved_at") or ""):
+                if e["status"] == "approved":
+                    out[e["entry_id"]] = json.loads(e["entry"])
+            for entry_id, v in self._verified.items():
+                if v.get("exported_at"):
+                    continue
+                base = out.get(entry_id) or _as_dict(self.lookup(entry_id) if self.lookup else None)
+                if base is not None:
+                    out[entry_id] = {**base, "last_verified": v["last_verified"], "review_by": v["review_by"]}
+            return list(out.values())
 
     def apply_to(self, matcher) -> int:
         """Teach a `bot.core.match.Matcher` the overlay it hasn't seen yet: approved entries
@@ -151,6 +198,16 @@ class ReviewDesk:
                     matcher.add_entry(Entry.model_validate(entry))
                     applied.add(("entry", entry["id"]))
                     added += 1
+            for entry in self.changed_entries():
+                key = ("changed", entry["id"], json.dumps(entry, sort_keys=True, default=str))
+                if key in applied:
+                    continue
+                try:
+                    matcher.replace_entry(Entry.model_validate(entry))
+                except KeyError:
+                    continue
+                applied.add(key)
+                added += 1
             for entry_id, text in self.overlay_phrasings():
                 if (entry_id, text.lower()) in applied:
                     continue
@@ -180,11 +237,18 @@ class ReviewDesk:
             skip.update(r["query_id"] for r in self._phrasings.values() if r.get("query_id"))
             skip.update(d["query_id"] for d in self._drafts.values() if d.get("query_id"))
         items = [item for item in self._query_items(limit + len(skip)) if item.id not in skip][:limit]
+        return items + self.due(kb_entries, today=today, limit=limit - len(items))
+
+    def due(self, kb_entries: Iterable = (), *, today: date | None = None, limit: int = 1000) -> list[ReviewItem]:
+        """Entries past `review_by` (after any verification on the desk), longest overdue first."""
         today = today or date.today()
+        with self._lock:
+            skip = set(self._dismissed)
+        items = []
+        with self._lock:
+            verified = {k: v["review_by"] for k, v in self._verified.items()}
         for entry in kb_entries:
-            if len(items) >= limit:
-                break
-            review_by = _date(_field(entry, "review_by"))
+            review_by = _date(verified.get(_field(entry, "id")) or _field(entry, "review_by"))
             if review_by is None or review_by > today:
                 continue
             item_id = f"due:{_field(entry, 'id')}:{review_by.isoformat()}"
@@ -198,7 +262,8 @@ class ReviewDesk:
                         detail=f"review by {review_by.isoformat()}",
                     )
                 )
-        return items
+        items.sort(key=lambda i: i.detail)
+        return items[: max(limit, 0)]
 
     def _query_items(self, limit: int) -> list[ReviewItem]:
         sql = """
@@ -253,22 +318,23 @@ class ReviewDesk:
             return self._done(
                 user_id, "link", query_id, False, f"No entry {entry_id!r} in the knowledge base."
             )
+        ok, message = self._link_one(user_id, query_id, entry_id)
+        result = self._done(user_id, "link", f"{query_id}->{entry_id}" if ok else query_id, ok, message)
+        if ok:
+            self._changed()
+        return result
+
+    def _link_one(self, user_id: str, query_id: str, entry_id: str) -> tuple[bool, str]:
         text = self._query_text(query_id)
         if text is None:
-            return self._done(user_id, "link", query_id, False, f"No question {query_id!r} in the log.")
+            return False, f"No question {query_id!r} in the log."
         if not text.strip():
-            return self._done(
-                user_id,
-                "link",
-                query_id,
-                False,
-                "That question's text was not stored (BILLING_BOT_STORE_TEXT=0), so it can't be linked.",
-            )
+            return False, "That question's text was not stored (BILLING_BOT_STORE_TEXT=0), so it can't be linked."
         key = (entry_id, text.lower())
         with self._lock:
             existing = self._phrasings.get(key)
             if existing and not existing.get("exported_at"):
-                return self._done(user_id, "link", query_id, True, f"Already linked to {entry_id}.")
+                return True, f"Already linked to {entry_id}."
             row = {
                 "entry_id": entry_id,
                 "text": text,
@@ -279,15 +345,221 @@ class ReviewDesk:
             }
             self._phrasings[key] = row
         self.log.enqueue("phrasings", row, UPSERT)
+        return True, f"Linked “{text}” to {entry_id}; it answers from the next question."
+
+    # -- clusters and picks ---------------------------------------------------------------------------
+    def record_pick(self, user_id: str, query_id: str, entry_id: str) -> ReviewResult:
+        """Someone picked `entry_id` from a "did you mean" under `query_id`: explicit feedback
+        (one row per person per question; a second click replaces the first). Not a review
+        action, so anyone may; the question must still be in the log."""
+        if not entry_id or not self._entry_exists(entry_id):
+            return ReviewResult(False, "That topic is no longer in the knowledge base.")
+        if self._query_text(query_id) is None:
+            return ReviewResult(False, "That question is no longer in my log (it may have expired).")
+        row = {"query_id": query_id, "user_id": user_id, "entry_id": entry_id, "ts": utc_now()}
+        with self._lock:
+            self._picks[query_id] = entry_id
+        self.log.enqueue("picks", row, UPSERT)
+        return ReviewResult(True, f"picked {entry_id}")
+
+    def picks(self) -> dict[str, str]:
+        """query id -> the entry picked for it (the latest pick)."""
+        with self._lock:
+            return dict(self._picks)
+
+    def clusters(self, *, limit: int = 2000, suggest_for: int = 30) -> list[Cluster]:
+        """The queue's questions (unanswered, not helpful, low confidence) grouped, biggest first.
+        The first `suggest_for` clusters nobody picked an entry for get the matcher's candidate."""
+        self.log.flush(1.0)  # the question asked a moment ago belongs in its cluster
+        skip = self._skipped()
+        items = [i for i in self._query_items(limit + len(skip)) if i.id not in skip]
+        clusters = cluster_items(
+            [i for i in items if i.kind in CLUSTERED_KINDS][:limit], self.normalise, picks=self.picks()
+        )
+        if self.suggest is not None:
+            for n, c in enumerate(clusters[:suggest_for]):
+                if c.candidate is None and c.newest.text:
+                    clusters[n] = Cluster(c.items, self.suggest(c.newest.text), 0)
+        return clusters
+
+    def cluster_of(self, query_id: str) -> list[str]:
+        """The query ids of the cluster `query_id` is in now (just it when it is in none)."""
+        for c in self.clusters():
+            if query_id in c.query_ids:
+                return c.query_ids
+        return [query_id]
+
+    def link_cluster(self, user_id: str, query_id: str, entry_id: str) -> ReviewResult:
+        """Link every question of `query_id`'s cluster to an entry: one action, one audit row."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "link", f"{query_id}->{entry_id}")
+        if not self._entry_exists(entry_id):
+            return self._done(
+                user_id, "link", query_id, False, f"No entry {entry_id!r} in the knowledge base."
+            )
+        ids = self.cluster_of(query_id)
+        results = [self._link_one(user_id, q, entry_id) for q in ids]
+        linked = sum(1 for ok, _ in results if ok)
+        if len(ids) == 1:
+            ok, message = results[0]
+        else:
+            ok, message = linked > 0, f"Linked {linked} of {len(ids)} questions to {entry_id}; they answer from the next question."
+        result = self._done(user_id, "link", f"{query_id}->{entry_id} ({len(ids)})", ok, message)
+        if linked:
+            self._changed()
+        return result
+
+    def dismiss_cluster(self, user_id: str, query_id: str) -> ReviewResult:
+        """Take every question of `query_id`'s cluster off the queue: one audit row."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "dismiss", query_id)
+        if not query_id.startswith("q"):
+            return self.dismiss(user_id, query_id)
+        ids = self.cluster_of(query_id)
+        now = utc_now()
+        with self._lock:
+            self._dismissed.update(ids)
+        for q in ids:
+            self.log.enqueue("dismissals", {"item_id": q, "user_id": user_id, "ts": now}, UPSERT)
+        message = "Dismissed." if len(ids) == 1 else f"Dismissed {len(ids)} questions."
+        return self._done(user_id, "dismiss", f"{query_id} ({len(ids)})", True, message)
+
+    # -- verification and edits -----------------------------------------------------------------------
+    def verify(self, user_id: str, entry_id: str, *, today: date | None = None) -> ReviewResult:
+        """The entry is still right: `last_verified` becomes today and `review_by` moves on by
+        the entry's own interval (a year when it has none). Live now, written by `export`."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "verify", entry_id)
+        entry = self._current(entry_id)
+        if entry is None:
+            return self._done(user_id, "verify", entry_id, False, f"No entry {entry_id!r} in the knowledge base.")
+        today = today or date.today()
+        last, due = _date(entry.get("last_verified")), _date(entry.get("review_by"))
+        every = (due - last) if last and due and due > last else REVIEW_EVERY
+        row = {
+            "entry_id": entry_id,
+            "last_verified": today.isoformat(),
+            "review_by": (today + every).isoformat(),
+            "verified_by": user_id,
+            "ts": utc_now(),
+            "exported_at": None,
+        }
+        with self._lock:
+            self._verified[entry_id] = row
+        self.log.enqueue("verifications", row, UPSERT)
         result = self._done(
-            user_id,
-            "link",
-            f"{query_id}->{entry_id}",
-            True,
-            f"Linked “{text}” to {entry_id}; it answers from the next question.",
+            user_id, "verify", entry_id, True, f"Verified {entry_id}; next review by {row['review_by']}."
         )
         self._changed()
         return result
+
+    def propose_edit(
+        self,
+        user_id: str,
+        entry_id: str,
+        *,
+        question: str | None = None,
+        answer: str | None = None,
+        codes: Iterable[str] | None = None,
+        sources: Iterable | None = None,
+        state: str | None | object = _KEEP,
+        query_id: str | None = None,
+    ) -> ReviewResult:
+        """Propose new text, sources, codes or state for an existing entry; a second reviewer
+        approves it (`approve(edit_id)`) before it answers."""
+        if not self.is_reviewer(user_id):
+            return self._deny(user_id, "propose_edit", entry_id)
+        entry = self._current(entry_id)
+        if entry is None:
+            return self._done(user_id, "propose_edit", entry_id, False, f"No entry {entry_id!r} in the knowledge base.")
+        new = dict(entry)
+        if question is not None and question.strip():
+            new["question"] = question.strip()
+        if answer is not None and answer.strip():
+            new["answer"] = answer.strip()
+        if codes is not None:
+            new["codes"] = [str(c).strip() for c in codes if str(c).strip()]
+        if sources is not None:
+            # a source whose URL the entry already cites keeps its kind and date
+            known = {src.get("url"): src for src in entry.get("sources") or []}
+            new["sources"] = [
+                {**known[src["url"]], "title": src["title"]} if src["url"] in known else src
+                for src in map(_source, sources)
+            ]
+        if state is not _KEEP:
+            new["state"] = state or None
+        problem = _entry_problem(new)
+        if problem:
+            return self._done(user_id, "propose_edit", entry_id, False, f"Not proposed: {problem}")
+        if _comparable(new) == _comparable(entry):
+            return self._done(user_id, "propose_edit", entry_id, False, "Nothing changed.")
+        with self._lock:
+            edit_id = unique_slug(f"edit {entry_id}", set(self._edits))
+            row = {
+                "id": edit_id,
+                "entry_id": entry_id,
+                "entry": dumps(_jsonable(new)),
+                "proposed_by": user_id,
+                "proposed_at": utc_now(),
+                "query_id": query_id,
+                "status": "draft",
+                "approved_by": None,
+                "approved_at": None,
+                "exported_at": None,
+            }
+            self._edits[edit_id] = row
+        self.log.enqueue("edits", row, UPSERT)
+        result = self._done(
+            user_id, "propose_edit", edit_id, True, f"Proposed {edit_id}; another reviewer can approve it."
+        )
+        return ReviewResult(result.ok, result.message, edit_id)
+
+    def edits(self, status: str | None = "draft") -> list[dict]:
+        """Proposed edits with this status (None: all), each with its `diff` against the entry now."""
+        with self._lock:
+            rows = [e for e in self._edits.values() if status is None or e["status"] == status]
+        out = []
+        for e in rows:
+            new = json.loads(e["entry"])
+            out.append({**e, "entry": new, "diff": entry_diff(self._current(e["entry_id"]) or {}, new)})
+        return out
+
+    def _approve_edit(self, user_id: str, edit_id: str) -> ReviewResult:
+        with self._lock:
+            row = self._edits[edit_id]
+            if row["status"] != "draft":
+                message = f"{edit_id} is already {row['status']}."
+            elif row["proposed_by"] == user_id:
+                message = f"You proposed {edit_id}; a second reviewer has to approve it."
+            else:
+                row = self._edits[edit_id] = {**row, "status": "approved", "approved_by": user_id, "approved_at": utc_now()}
+                message = ""
+        if message:
+            return self._done(user_id, "approve", edit_id, False, message)
+        self.log.enqueue("edits", row, UPSERT)
+        result = self._done(
+            user_id, "approve", edit_id, True, f"Approved {edit_id}; {row['entry_id']} answers this way from now on."
+        )
+        self._changed()
+        return result
+
+    def _current(self, entry_id: str) -> dict | None:
+        """The entry as it answers now: the knowledge base, then approved edits and verifications."""
+        changed = {e["id"]: e for e in self.changed_entries()}
+        if entry_id in changed:
+            return changed[entry_id]
+        with self._lock:
+            draft = next((d for d in self._drafts.values() if d["id"] == entry_id and d["status"] == "approved"), None)
+        if draft is not None:
+            return _faq_entry(draft)
+        return _as_dict(self.lookup(entry_id) if self.lookup else None)
+
+    def _skipped(self) -> set[str]:
+        with self._lock:
+            skip = set(self._dismissed)
+            skip.update(r["query_id"] for r in self._phrasings.values() if r.get("query_id"))
+            skip.update(d["query_id"] for d in self._drafts.values() if d.get("query_id"))
+        return skip
 
     def draft(
         self,
@@ -334,8 +606,10 @@ class ReviewDesk:
         """Approve a colleague's draft: from now on it answers."""
         if not self.is_reviewer(user_id):
             return self._deny(user_id, "approve", draft_id)
-        if draft_id not in self._drafts:
+        if draft_id not in self._drafts and draft_id not in self._edits:
             self._reload()
+        if draft_id in self._edits:
+            return self._approve_edit(user_id, draft_id)
         with self._lock:
             row = self._drafts.get(draft_id)
             if row is None:
@@ -363,7 +637,13 @@ class ReviewDesk:
             return self._deny(user_id, "dismiss", item_id)
         with self._lock:
             row = self._drafts.get(item_id)
-            if row is not None:
+            edit = self._edits.get(item_id)
+            if edit is not None:
+                if edit["status"] != "draft":
+                    return self._done(user_id, "dismiss", item_id, False, f"{item_id} is already {edit['status']}.")
+                row = self._edits[item_id] = {**edit, "status": "dismissed"}
+                table, message = "edits", f"Dismissed edit {item_id}."
+            elif row is not None:
                 if row["status"] != "draft":
                     return self._done(
                         user_id, "dismiss", item_id, False, f"{item_id} is already {row['status']}."
@@ -380,25 +660,43 @@ class ReviewDesk:
         return self._done(user_id, "dismiss", item_id, True, message)
 
     def export(self, knowledge_dir: Path, *, user_id: str = "cli") -> tuple[int, int]:
-        """Write approved entries to knowledge/faq/reviewed.yaml and linked phrasings to
-        knowledge/phrasings.yaml (merged, deduped), then clear them from the overlay.
-        Returns (entries written, phrasings written)."""
+        """Write approved entries to knowledge/faq/reviewed.yaml, linked questions to
+        knowledge/asked/reviewed.yaml (labelled, deduped), verifications and approved edits into
+        the entries' own files (see bot/storage/export.py), then clear them from the overlay.
+        Returns (entries written, linked questions written)."""
+        from bot.storage import export as out
+
         knowledge_dir = Path(knowledge_dir)
         with self._lock:
             drafts = [d for d in self._drafts.values() if d["status"] == "approved"]
             links = [r for r in self._phrasings.values() if not r.get("exported_at")]
-            reviewed, phrasings = knowledge_dir / "faq" / "reviewed.yaml", knowledge_dir / "phrasings.yaml"
-            backup = {path: path.read_bytes() if path.exists() else None for path in (reviewed, phrasings)}
+            edits = [e for e in self._edits.values() if e["status"] == "approved"]
+            verified = {k: v for k, v in self._verified.items() if not v.get("exported_at")}
+            faq, asked = knowledge_dir / "faq", knowledge_dir / "asked"
+            reviewed = faq / "reviewed.yaml"
+            files = [reviewed, *faq.glob("*.yaml"), *asked.glob("*.yaml"), asked / "reviewed.yaml"]
+            backup = {path: path.read_bytes() if path.exists() else None for path in files}
             n_entries = _append_entries(reviewed, [_faq_entry(d) for d in drafts])
-            n_phrasings = _merge_phrasings(phrasings, [(r["entry_id"], r["text"]) for r in links])
-            problems = _kb_problems(reviewed)
+            n_phrasings = out.merge_asked(asked, [(r["entry_id"], r["text"]) for r in links])
+            edited = {e["entry_id"]: json.loads(e["entry"]) for e in sorted(edits, key=lambda e: e["approved_at"])}
+            for entry_id, v in verified.items():
+                if entry_id in edited:
+                    edited[entry_id] = {**edited[entry_id], "last_verified": v["last_verified"], "review_by": v["review_by"]}
+            patched = out.patch_entries(
+                faq, {k: (v["last_verified"], v["review_by"]) for k, v in verified.items() if k not in edited}, edited
+            )
+            for d in drafts:
+                out.relabel_declines(asked, d["id"], [d["question"], self._query_text(d["query_id"]) or ""] if d.get("query_id") else [d["question"]])
+            problems = [p for path in [reviewed, *patched] for p in _kb_problems(path)]
             if problems:  # e.g. a drafted question duplicates an existing phrasing: put the files back
                 for path, content in backup.items():
                     if content is None:
                         path.unlink(missing_ok=True)
                     else:
                         path.write_bytes(content)
-                self.log.record_action(user_id, "export", str(knowledge_dir), False, "\n".join(problems))
+                self.log.record_action(
+                    user_id, "export", str(knowledge_dir), False, "\n".join(problems), os_user=self.os_user
+                )
                 raise ExportError(problems)
             now = utc_now()
             for d in drafts:
@@ -407,10 +705,17 @@ class ReviewDesk:
             for r in links:
                 self._phrasings[(r["entry_id"], r["text"].lower())] = row = {**r, "exported_at": now}
                 self.log.enqueue("phrasings", row, UPSERT)
+            for e in edits:
+                self._edits[e["id"]] = row = {**e, "status": "exported", "exported_at": now}
+                self.log.enqueue("edits", row, UPSERT)
+            for v in verified.values():
+                self._verified[v["entry_id"]] = row = {**v, "exported_at": now}
+                self.log.enqueue("verifications", row, UPSERT)
         self.log.record_action(
-            user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings"
+            user_id, "export", str(knowledge_dir), True, f"{n_entries} entries, {n_phrasings} phrasings",
+            os_user=self.os_user,
         )
-        if drafts or links:
+        if drafts or links or edits or verified:
             self._changed()
         return n_entries, n_phrasings
 
@@ -432,7 +737,7 @@ class ReviewDesk:
         return self._done(user_id, action, target, False, _DENIED)
 
     def _done(self, user_id: str, action: str, target: str | None, ok: bool, message: str) -> ReviewResult:
-        self.log.record_action(user_id, action, target, ok, message)
+        self.log.record_action(user_id, action, target, ok, message, os_user=self.os_user)
         return ReviewResult(ok, message)
 
     def _changed(self) -> None:
@@ -454,6 +759,35 @@ class ReviewDesk:
         except Exception:  # noqa: BLE001
             return None
         return (rows[0]["text"] or "") if rows else None
+
+
+def entry_diff(old: dict, new: dict) -> str:
+    """What an edit changes, as a unified diff of the two entries' YAML (the fields a reviewer edits)."""
+    import difflib
+
+    def lines(entry: dict) -> list[str]:
+        shown = {k: entry.get(k) for k in ("question", "answer", "codes", "state", "sources") if k in entry}
+        return yaml.safe_dump(_jsonable(shown), sort_keys=False, allow_unicode=True, width=90).splitlines()
+
+    diff = difflib.unified_diff(lines(old), lines(new), "now", "proposed", n=1, lineterm="")
+    return "\n".join(list(diff)[2:])
+
+
+def _as_dict(entry) -> dict | None:
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        return dict(entry)
+    return entry.model_dump(mode="json")
+
+
+def _jsonable(entry: dict) -> dict:
+    return json.loads(json.dumps(entry, default=str))
+
+
+def _comparable(entry: dict) -> str:
+    keys = ("question", "answer", "codes", "sources", "state")
+    return json.dumps({k: entry.get(k) for k in keys}, sort_keys=True, default=str)
 
 
 # -- the FAQ schema and the YAML files -------------------------------------------------------------------
