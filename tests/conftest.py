@@ -40,6 +40,15 @@ def _index_cache_in_the_session(tmp_path_factory):
     os.environ[INDEX_CACHE_ENV] = str(tmp_path_factory.mktemp("index-cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_data_in_the_session(tmp_path_factory):
+    """The default database (platformdirs' user data folder, XDG_DATA_HOME on Linux) is this
+    session's, never the developer's; and no BILLING_BOT_* setting leaks in from the shell."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+    for name in [n for n in os.environ if n.startswith("BILLING_BOT_") and n != INDEX_CACHE_ENV]:
+        del os.environ[name]
+
+
 _SLACK_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
