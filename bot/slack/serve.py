@@ -184,8 +184,12 @@ def verify_credentials(settings: Settings, timeout: float = AUTH_TIMEOUT) -> dic
     from slack_sdk import WebClient
     from slack_sdk.errors import SlackApiError, SlackClientError
 
+    quiet = logging.getLogger("bot.slack.preflight")  # the SDK logs the failure we are about to report
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
     client = WebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[]
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=timeout, retry_handlers=[],
+        logger=quiet,
     )
     try:
         return client.auth_test().data
@@ -291,9 +295,14 @@ class _LastMessage(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)
         self.message: str | None = None
+        self.failed = asyncio.Event()  # set from the loop's own thread: the SDK logs in a coroutine
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.message = record.getMessage()
+        message = record.getMessage()
+        if message.startswith("Failed to connect (error: "):  # its retry loop: one attempt is enough
+            message = message.removeprefix("Failed to connect (error: ").removesuffix("); Retrying...")
+            self.failed.set()
+        self.message = message
 
 
 def _sdk_logger() -> tuple[logging.Logger, _LastMessage]:
@@ -365,8 +374,9 @@ async def _stay_connected(client, stop, dropped, last, started, connect_timeout,
     connected_once = False
     while not stop.is_set():
         last.message = None
+        last.failed.clear()
         try:
-            if not await _unless_stopped(stop, _connect_once(client), connect_timeout):
+            if not await _unless_stopped(stop, _connect_once(client), connect_timeout, last.failed):
                 return
         except SlackApiError as exc:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
@@ -374,7 +384,7 @@ async def _stay_connected(client, stop, dropped, last, started, connect_timeout,
                 raise ConfigError(_APP_TOKEN_ERRORS[error]) from None
             reason = f"apps.connections.open: {error or f'HTTP {exc.response.status_code}'}"
         except TimeoutError:
-            reason = f"no connection within {connect_timeout:g} s" + (f": {last.message}" if last.message else "")
+            reason = last.message if last.failed.is_set() else f"no connection within {connect_timeout:g} s"
         except (aiohttp.ClientError, OSError) as exc:
             reason = f"{type(exc).__name__}: {exc}"
         else:
@@ -408,12 +418,16 @@ async def _connect_once(client) -> None:
     await client.connect()
 
 
-async def _unless_stopped(stop: asyncio.Event, coro, timeout: float) -> bool:
-    """Run `coro` until done (True), `stop` is set (False, `coro` cancelled) or `timeout` (TimeoutError)."""
+async def _unless_stopped(stop: asyncio.Event, coro, timeout: float, failed: asyncio.Event) -> bool:
+    """Run `coro` until done (True), `stop` is set (False, `coro` cancelled), or `timeout` passes
+    or `failed` is set (TimeoutError, `coro` cancelled)."""
     task = asyncio.ensure_future(coro)
     stopping = asyncio.ensure_future(stop.wait())
+    failing = asyncio.ensure_future(failed.wait())
     try:
-        done, _ = await asyncio.wait({task, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, stopping, failing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()
             return True
@@ -421,9 +435,9 @@ async def _unless_stopped(stop: asyncio.Event, coro, timeout: float) -> bool:
             return False
         raise TimeoutError
     finally:
-        for t in (task, stopping):
+        for t in (task, stopping, failing):
             t.cancel()
-        await asyncio.gather(task, stopping, return_exceptions=True)
+        await asyncio.gather(task, stopping, failing, return_exceptions=True)
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
