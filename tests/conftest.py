@@ -183,3 +183,19 @@ def served(slack_app, querylog):
     bot = ServedBot(slack_app, querylog).start()
     yield bot
     bot.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """A command run in-process configures logging (bot.logsetup); the next test starts without it."""
+    import logging
+
+    from bot import logsetup
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    if logsetup._handler is not None and logsetup._handler not in handlers:
+        root.removeHandler(logsetup._handler)
+        logsetup._handler = None
+    root.setLevel(level)
