@@ -12,6 +12,18 @@ from pathlib import Path
 from typing import NamedTuple
 
 
+APP_NAME = "billing-bot"
+
+
+def default_db_path() -> Path:
+    """`billing-bot.db` in the user's data folder: ~/.local/share/billing-bot on Linux,
+    ~/Library/Application Support/billing-bot on macOS, %LOCALAPPDATA%\\billing-bot on Windows.
+    Not the working directory: `billing-bot ask` run anywhere must not leave a file there."""
+    from platformdirs import user_data_path
+
+    return user_data_path(APP_NAME, appauthor=False) / "billing-bot.db"
+
+
 class Setting(NamedTuple):
     env: str
     default: str | None
@@ -23,13 +35,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SLACK_SIGNING_SECRET", None, "verifies Slack's requests in HTTP mode"),
     Setting("SLACK_APP_TOKEN", None, "app-level token (xapp-...); when set, `serve` uses Socket Mode"),
     Setting("SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL (GovSlack, proxies, local fakes)"),
-    Setting("BILLING_BOT_DB", "billing-bot.db", "SQLite file for the query log"),
+    Setting("BILLING_BOT_DB", None, "SQLite file for the query log (default: billing-bot.db in the user's data folder)"),
     Setting("BILLING_BOT_RULE", "cms", "default unit rule or payer profile (cms, ama, or a name in knowledge/rules.yaml)"),
     Setting("BILLING_BOT_REVIEWERS", "", "Slack user IDs allowed to review (comma-separated)"),
     Setting("BILLING_BOT_STORE_TEXT", "1", "0 stores no question text in the log (kind, entry and score only)"),
     Setting("BILLING_BOT_PURGE_DAYS", "", "when set, log rows older than this many days are purged daily"),
     Setting("BILLING_BOT_LOG_CLI", "1", "0 stops `billing-bot ask` from logging its questions"),
     Setting("PORT", "3000", "HTTP port for `serve` in HTTP mode"),
+    Setting("BILLING_BOT_LOG_LEVEL", None, "debug, info, warning or error (default: info for `serve`, warning otherwise)"),
+    Setting("BILLING_BOT_LOG_FORMAT", "text", "text, or json for log shippers (one object a line)"),
 )
 
 
@@ -39,13 +53,15 @@ class Settings:
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = "https://slack.com/api/"
-    db_path: Path = Path("billing-bot.db")
+    db_path: Path = field(default_factory=default_db_path)
     rule: str = "cms"
     reviewers: frozenset[str] = field(default_factory=frozenset)
     store_text: bool = True
     purge_days: int | None = None
     log_cli: bool = True
     port: int = 3000
+    log_level: str | None = None
+    log_format: str = "text"
 
     @property
     def slack_configured(self) -> bool:
@@ -83,6 +99,14 @@ def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(
         port = int(v.get("PORT") or 3000)
     except ValueError:
         raise ValueError(f"PORT must be a number, not {v.get('PORT')!r}") from None
+    level = (v.get("BILLING_BOT_LOG_LEVEL") or "").strip().lower()
+    fmt = (v.get("BILLING_BOT_LOG_FORMAT") or "text").strip().lower()
+    from bot.logsetup import FORMATS, LEVELS
+
+    if level and level not in LEVELS:
+        raise ValueError(f"BILLING_BOT_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
+    if fmt not in FORMATS:
+        raise ValueError(f"BILLING_BOT_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if purge and not purge.isdigit():
         raise ValueError(f"BILLING_BOT_PURGE_DAYS must be a whole number of days, not {purge!r}")
     return Settings(
@@ -90,11 +114,23 @@ def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(
         slack_signing_secret=v.get("SLACK_SIGNING_SECRET") or None,
         slack_app_token=v.get("SLACK_APP_TOKEN") or None,
         slack_api_url=url if url.endswith("/") else url + "/",
-        db_path=Path(v.get("BILLING_BOT_DB") or "billing-bot.db"),
+        db_path=Path(v["BILLING_BOT_DB"]).expanduser() if v.get("BILLING_BOT_DB") else default_db_path(),
         rule=(v.get("BILLING_BOT_RULE") or "cms").strip().lower(),
         reviewers=frozenset(u.strip() for u in (v.get("BILLING_BOT_REVIEWERS") or "").split(",") if u.strip()),
         store_text=_flag(v.get("BILLING_BOT_STORE_TEXT", "1")),
         purge_days=int(purge) if purge else None,
         log_cli=_flag(v.get("BILLING_BOT_LOG_CLI", "1")),
         port=port,
+        log_level=level or None,
+        log_format=fmt,
     )
+
+
+def prepare_db_folder(settings: Settings) -> None:
+    """Create the user data folder for the default database. A folder named in BILLING_BOT_DB
+    is left alone: if it is missing, that is a mistake to report, not to paper over."""
+    if settings.db_path == default_db_path():
+        try:
+            settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # the query log says what it couldn't write, once

@@ -40,6 +40,15 @@ def _index_cache_in_the_session(tmp_path_factory):
     os.environ[INDEX_CACHE_ENV] = str(tmp_path_factory.mktemp("index-cache"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_data_in_the_session(tmp_path_factory):
+    """The default database (platformdirs' user data folder, XDG_DATA_HOME on Linux) is this
+    session's, never the developer's; and no BILLING_BOT_* setting leaks in from the shell."""
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("user-data"))
+    for name in [n for n in os.environ if n.startswith("BILLING_BOT_") and n != INDEX_CACHE_ENV]:
+        del os.environ[name]
+
+
 _SLACK_ENV = (
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -174,3 +183,19 @@ def served(slack_app, querylog):
     bot = ServedBot(slack_app, querylog).start()
     yield bot
     bot.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was():
+    """A command run in-process configures logging (bot.logsetup); the next test starts without it."""
+    import logging
+
+    from bot import logsetup
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    if logsetup._handler is not None and logsetup._handler not in handlers:
+        root.removeHandler(logsetup._handler)
+        logsetup._handler = None
+    root.setLevel(level)

@@ -124,10 +124,10 @@ def test_interactive_chat_on_a_terminal(tmp_path):
         os.execve(BIN, [BIN, "ask"], env)
     out = b""
 
-    def read_until(marker: bytes, timeout: float = 20) -> None:
+    def read_until(marker: bytes, timeout: float = 20, marker_count: int = 1) -> None:
         nonlocal out
         end = time.monotonic() + timeout
-        while marker not in out and time.monotonic() < end:
+        while out.count(marker) < marker_count and time.monotonic() < end:
             if select.select([fd], [], [], 0.2)[0]:
                 try:
                     out += os.read(fd, 4096)
@@ -137,15 +137,22 @@ def test_interactive_chat_on_a_terminal(tmp_path):
     read_until(b"you> ")
     os.write(fd, b"40 min 97140\n")
     read_until(b"3 units")
-    os.write(fd, b"\x04")  # Ctrl-D
+    read_until(b"you> ", marker_count=2)
+    os.write(fd, b"\n")  # an empty Enter answers nothing: just the next prompt
+    read_until(b"you> ", marker_count=3)
+    # Ctrl-D at the prompt (readline reads it in raw mode, so only once the prompt is up)
+    os.write(fd, b"\x04")
     _, status = os.waitpid(pid, 0)
     assert b"local chat" in out and b"3 units of 97140" in out
+    assert b"no Slack tokens are set" in out and b"Connect to Slack" in out  # why local, how to connect
+    assert b"Questions are not logged." in out  # BILLING_BOT_LOG_CLI=0
+    assert 1 == out.count(b"3 units of 97140") and 3 == out.count(b"you> ")
     assert 0 == os.waitstatus_to_exitcode(status)
 
 
 def test_serve_without_tokens_says_what_is_missing(tmp_path):
     r = bb("serve", cwd=tmp_path)
-    assert 1 == r.returncode
+    assert 2 == r.returncode  # a setting to fix is like bad usage
     assert b"SLACK_BOT_TOKEN" in r.stderr and b"Traceback" not in r.stderr
     r = bb("serve", "--http", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
     assert b"SLACK_SIGNING_SECRET" in r.stderr and b"Traceback" not in r.stderr

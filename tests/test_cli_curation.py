@@ -49,7 +49,7 @@ def test_verify_and_an_approved_edit_answer_in_ask(db_path):
     args = ["--db", str(db_path)]
     proposed = run(db_path, "review", "edit", "npi-need", "--answer", "Yes: get one free from NPPES.", *args, "--as", "A")
     assert "Proposed edit-npi-need" in proposed.output
-    assert 1 == run(db_path, "review", "approve", "edit-npi-need", *args, "--as", "A").exit_code  # own edit
+    assert 2 == run(db_path, "review", "approve", "edit-npi-need", *args, "--as", "A").exit_code  # own edit: refused (exit 2, as every refused action)
     assert 0 == run(db_path, "review", "approve", "edit-npi-need", *args, "--as", "B").exit_code
     answer = json.loads(run(db_path, "ask", "--json", "do I need an NPI?").output)
     assert answer["text"].endswith("Yes: get one free from NPPES.")

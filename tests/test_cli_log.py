@@ -90,14 +90,15 @@ def test_log_stats(db_path, asked):
         stats["top_entries"],
     )
     out = run(log_group, "stats", "--db", db_path)
-    assert "  answered    1 (50%)" in out
+    assert "  answered    1 (50% of answered + declined)" in out
+    assert "  declined    1" in out and "  help        0" in out
     assert "  helpful     0 of 0 votes (n/a)" in out
     assert f"  {asked['no_match']}  does patient [name]'s Aetna plan cover 99213?" in out
 
 
 def test_log_purge(db_path, asked):
     assert "Purged 1 question older than 90d.\n" == run(
-        log_group, "purge", "--older-than", "90d", "--db", db_path
+        log_group, "purge", "--older-than", "90d", "--yes", "--db", db_path
     )
     assert 2 == Database(db_path).table("queries").count
     assert "ninety" in run(log_group, "purge", "--older-than", "ninety", "--db", db_path, code=2)
@@ -119,7 +120,7 @@ def test_review_list(db_path, asked, knowledge):
 
 def test_review_link(db_path, asked, knowledge):
     args = ("--db", db_path, "--knowledge", knowledge, "--as", "U024BE7LH")
-    assert "No entry 'nope'" in run(review_group, "link", asked["no_match"], "nope", *args, code=1)
+    assert "No entry 'nope'" in run(review_group, "link", asked["no_match"], "nope", *args, code=2)
     out = run(review_group, "link", asked["no_match"], "massage-units", *args)
     assert out.startswith("Linked")
     assert [("massage-units", "does patient [name]'s Aetna plan cover 99213?", "U024BE7LH")] == [
@@ -145,7 +146,7 @@ def test_review_draft_approve_export(db_path, knowledge):
     assert "Drafted does-aetna-cover-97124" in out
     # the CLI user drafted it as "cli", so approving as "cli" is refused; a second person approves
     assert "a second reviewer" in run(
-        review_group, "approve", "does-aetna-cover-97124", "--db", db_path, code=1
+        review_group, "approve", "does-aetna-cover-97124", "--db", db_path, code=2
     )
     run(review_group, "approve", "does-aetna-cover-97124", "--db", db_path, "--as", "U02AB3CD4")
     out = run(review_group, "export", *common)
@@ -159,7 +160,7 @@ def test_review_dismiss(db_path, asked, knowledge):
     run(review_group, "dismiss", asked["no_match"], "--db", db_path)
     out = run(review_group, "list", "--db", db_path, "--knowledge", knowledge)
     assert asked["no_match"] not in out
-    assert "No review item 'x'" in run(review_group, "dismiss", "x", "--db", db_path, code=1)
+    assert "No review item 'x'" in run(review_group, "dismiss", "x", "--db", db_path, code=2)
 
 
 @pytest.mark.parametrize("group", [log_group, review_group])
@@ -168,3 +169,32 @@ def test_every_command_has_an_example_and_takes_db(group):
     for name, command in group.commands.items():
         assert "Example:" in command.help, name
         assert "--db" in [opt for p in command.params if isinstance(p, click.Option) for opt in p.opts], name
+
+
+def test_purge_without_yes_asks_and_no_answer_deletes_nothing(db_path, asked):
+    out = run(log_group, "purge", "--older-than", "90d", "--db", db_path, code=1)  # no input: a no
+    assert f"Delete 1 question older than 90d from {db_path}? [y/N]" in out
+    assert "Nothing deleted (pass --yes to purge without asking)." in out
+    assert 3 == Database(db_path).table("queries").count
+    out = CliRunner().invoke(log_group, ["purge", "--older-than", "90d", "--db", str(db_path)], input="n\n")
+    assert (1, 3) == (out.exit_code, Database(db_path).table("queries").count)
+    out = CliRunner().invoke(log_group, ["purge", "--older-than", "90d", "--db", str(db_path)], input="y\n")
+    assert 0 == out.exit_code and "Purged 1 question older than 90d." in out.output
+    assert 2 == Database(db_path).table("queries").count
+
+
+def test_purge_dry_run_counts_and_keeps_everything(db_path, asked):
+    # 0d: everything logged before now, i.e. all three rows (the issue's "deleted all 208 rows")
+    assert "Would purge 3 questions older than 0d.\n" == run(
+        log_group, "purge", "--older-than", "0d", "--dry-run", "--db", db_path
+    )
+    assert 3 == Database(db_path).table("queries").count
+    assert "Nothing to purge: no questions older than 1000d.\n" == run(
+        log_group, "purge", "--older-than", "1000d", "--db", db_path
+    )
+
+
+def test_purge_rejects_a_duration_without_a_unit(db_path, asked):
+    out = run(log_group, "purge", "--older-than", "90", "--yes", "--db", db_path, code=2)
+    assert "90 what? 90d is 90 days" in out
+    assert 3 == Database(db_path).table("queries").count

@@ -85,11 +85,11 @@ def test_schema_comes_from_migrations_with_wal(make_log, db_path):
     with Database(db_path) as db:
         assert TABLES <= set(db.table_names())
         assert "queries_fts" in db.table_names()
-        assert QUERY_COLUMNS == tuple(db.table("queries").columns_dict)  # the writer's prepared INSERT
+        assert (*QUERY_COLUMNS, "text_length") == tuple(db.table("queries").columns_dict)  # the writer's prepared INSERT
         assert "wal" == db.journal_mode
         assert [] == MIGRATIONS.pending(db)
         MIGRATIONS.apply(db)  # applying again changes nothing
-        assert 9 == len(MIGRATIONS.applied(db))
+        assert 10 == len(MIGRATIONS.applied(db))
 
 
 def test_record_query_is_redacted_and_stored(make_log, db_path):
@@ -97,7 +97,7 @@ def test_record_query_is_redacted_and_stored(make_log, db_path):
     r = rec(text="patient John Smith DOB 3/4/1961, 40 min 97124", units_summary="97124 40m 3u = 3u/40m")
     log.record_query(r)
     assert log.flush()
-    assert [{**r.__dict__, "text": "patient [name] DOB [date], 40 min 97124"}] == rows(db_path)
+    assert [{**r.__dict__, "text": "patient [name] DOB [date], 40 min 97124", "text_length": len(r.text)}] == rows(db_path)
 
 
 def test_store_text_off_keeps_only_kind_entry_and_score(make_log, db_path):
@@ -175,6 +175,7 @@ def test_stats(make_log):
         rec(entry_id="modifier-59"),
         rec(kind="no_match", entry_id=None, score=None, text="99213?"),
         rec(kind="units", entry_id=None, score=None),
+        rec(kind="help", entry_id=None, score=None, text=""),  # neither answered nor declined
     ]
     for r in [old, *week]:
         log.record_query(r)
@@ -184,10 +185,12 @@ def test_stats(make_log):
     assert log.flush()
     stats = log.stats(datetime.now(UTC) - timedelta(days=7))
     assert {
-        "questions": 5,
-        "answered": 4,
-        "answered_pct": 80.0,
-        "by_kind": {"faq": 3, "no_match": 1, "units": 1},
+        "questions": 6,
+        "answered": 4,  # 3 faq + 1 units
+        "declined": 1,
+        "help": 1,
+        "answered_pct": 80.0,  # 4 of the 5 answered or declined
+        "by_kind": {"faq": 3, "no_match": 1, "units": 1, "help": 1},
         "feedback": 3,
         "helpful": 2,
         "helpful_pct": 66.7,
@@ -434,7 +437,6 @@ def test_record_from_answer():
         ("90d", timedelta(days=90)),
         ("12h", timedelta(hours=12)),
         ("2w", timedelta(weeks=2)),
-        ("30", timedelta(days=30)),
     ],
 )
 def test_parse_age(text, expected):
@@ -444,6 +446,8 @@ def test_parse_age(text, expected):
 def test_parse_age_rejects_nonsense():
     with pytest.raises(ValueError):
         parse_age("ninety days")
+    with pytest.raises(ValueError, match="90 what"):
+        parse_age("90")  # days or hours? a purge must not guess
 
 
 def test_datasette_canned_queries_match_the_schema(make_log, db_path):
@@ -483,3 +487,27 @@ def test_a_file_that_is_not_a_database_is_waited_out(make_log, db_path):
     db_path.unlink()
     assert log.flush(timeout=5)
     assert 1 == count(db_path)
+
+
+def test_stored_text_is_capped_and_its_length_kept(make_log, db_path):
+    from bot.storage.querylog import TEXT_CAP
+
+    pasted = "40 min 97140 " * 3846 + "pt John Smith"  # 13 * 3846 + 13 = 50,011 characters
+    log = make_log().start()
+    log.record_query(rec(text=pasted))
+    assert log.close()
+    [row] = rows(db_path)
+    assert (50_011, 2_000) == (row["text_length"], len(row["text"])) and 2_000 == TEXT_CAP
+    assert row["text"].startswith("40 min 97140 40 min") and row["text"].endswith("…")
+    assert "Smith" not in row["text"]
+
+
+def test_text_cut_at_the_cap_never_leaves_half_a_number_unredacted():
+    from bot.storage.querylog import cap_text
+
+    # the SSN straddles the raw cut (4,000 characters): the cut goes back to a space first
+    text = "x" * 3995 + " SSN 123-45-6789 " + "y" * 100
+    assert "123" not in cap_text(text) and "6789" not in cap_text(text)
+    # redacted, then cut: "a " * 999 + "SSN [id]" is 2,006 characters -> 1,999 + "…"
+    assert "a " * 999 + "S…" == cap_text("a " * 999 + "SSN 123-45-6789")
+    assert "short 40 min 97140" == cap_text("short 40 min 97140")

@@ -16,6 +16,12 @@ import click
 from bot import __version__, render
 
 
+class ConfigProblem(click.ClickException):
+    """A setting to fix (environment or .env): like bad usage, exit status 2."""
+
+    exit_code = 2
+
+
 class _Ctx:
     """Settings and the answerer, built once per command run and only when needed."""
 
@@ -32,15 +38,21 @@ class _Ctx:
         from bot.storage.querylog import QueryLog, QueryRecord
 
         if self._log is None:
+            from bot.config import prepare_db_folder
+
             s = self.settings
-            self._log = QueryLog(s.db_path, store_text=s.store_text, purge_days=s.purge_days).start()
+            prepare_db_folder(s)
+            # A short busy timeout and no state to load: a locked file costs the command nothing.
+            self._log = QueryLog(
+                s.db_path, store_text=s.store_text, purge_days=s.purge_days, busy_timeout=0.25
+            ).start(load_state=False)
         self._log.record_query(QueryRecord.from_answer(answer, surface=surface, latency_ms=latency_ms))
 
     def close(self) -> None:
-        """Drain the query log before the process ends: nothing asked is lost."""
+        """Drain the query log before the process ends. If the database can't be written, give up
+        at once: the answer is already printed, and `close` warns (once) what was lost."""
         if self._log is not None:
-            if not self._log.close(timeout=10):
-                click.echo(f"warning: the query log could not be written ({self._log.last_error})", err=True)
+            self._log.close(timeout=5, wait_for_disk=False)
             self._log = None
 
     @property
@@ -51,7 +63,7 @@ class _Ctx:
             try:
                 self._settings = load_settings()
             except ValueError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise ConfigProblem(str(exc)) from None
         return self._settings
 
     def answerer(self, rule: str | None = None):
@@ -111,9 +123,26 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _db_help() -> str:
+    from bot.config import default_db_path
+
+    return str(default_db_path())
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="\b\nQuestions are logged (redacted) to BILLING_BOT_DB, by default\n"
+                    f"  {_db_help()}\n"
+                    "Exit status: 0 answered, 2 bad usage or settings (an unknown option, id or\n"
+                    "token), 1 a failure of the program (Slack unreachable, a bad knowledge base).")
 @click.version_option(__version__, prog_name="billing-bot")
-def cli():
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              envvar="BILLING_BOT_LOG_LEVEL", help="Default: info for serve, warning otherwise "
+              "(env BILLING_BOT_LOG_LEVEL).")
+@click.option("--log-format", type=click.Choice(["text", "json"], case_sensitive=False),
+              envvar="BILLING_BOT_LOG_FORMAT", default="text", show_default=True,
+              help="json: one object a line, for log shippers (env BILLING_BOT_LOG_FORMAT).")
+@click.pass_context
+def cli(ctx, log_level: str | None, log_format: str):
     """billing-bot: 15-minute billing units and massage-therapy billing questions.
 
     \b
@@ -123,6 +152,24 @@ def cli():
       billing-bot ask --json - < notes.txt
       billing-bot codes
     """
+    from bot.logsetup import configure
+
+    service = ctx.invoked_subcommand in ("serve", "run")
+    configure((log_level or ("info" if service else "warning")).lower(), log_format.lower(), service=service)
+
+
+class _MessageCommand(click.Command):
+    """`ask "-10 min 97124"`: a word starting with '-' and a digit is message text, not an
+    option (there are no numeric options). Options may come before or after the message."""
+
+    def parse_args(self, ctx, args):
+        for i, arg in enumerate(args):
+            if arg == "--":
+                break
+            if len(arg) > 1 and arg[0] == "-" and (arg[1].isdigit() or arg[1] in ".$"):
+                args = [*args[:i], "--", *args[i:]]
+                break
+        return super().parse_args(ctx, args)
 
 
 def _check_rule(ctx, param, value):
@@ -137,7 +184,7 @@ def _check_rule(ctx, param, value):
     return rule.name
 
 
-@cli.command()
+@cli.command(cls=_MessageCommand)
 @click.argument("message", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--rule", callback=_check_rule, metavar="cms|ama|NAME",
@@ -159,6 +206,7 @@ def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None, lo
       billing-bot ask "40 min 97140"
       billing-bot ask "1h15 97124" --rule ama
       billing-bot ask "can I bill 97124 and 97140 together?"
+      billing-bot ask -- "-10 min 97124"
       printf '40 min 97140\\n97010\\n' | billing-bot ask --json -
     """
     batch = message == ("-",) or (not message and not sys.stdin.isatty())
@@ -206,9 +254,27 @@ def _batch(obj: _Ctx, as_json: bool, rule: str | None) -> None:
     answer_stream(sys.stdin.fileno(), write, answer_line, parallel=not obj.logging)
 
 
+def _banner(obj: _Ctx) -> str:
+    """Why this is a local chat and how to connect; what happens to what's typed."""
+    s = obj.settings
+    why = ("no Slack tokens are set (SLACK_BOT_TOKEN is empty)" if not s.slack_configured
+           else "`billing-bot ask` always answers here")
+    logged = (f"Questions are logged, redacted, to {s.db_path}." if obj.logging
+              else "Questions are not logged.")
+    return (
+        f"billing-bot {__version__}: a local chat in this terminal, not Slack: {why}.\n"
+        "To connect to Slack, see \"Connect to Slack\" in README.md, then `make run`.\n"
+        f"{logged} Type a question or `help`; Up/Down recall earlier lines; Ctrl-D to quit."
+    )
+
+
 def _chat(obj: _Ctx, rule: str | None) -> None:
+    try:
+        import readline  # noqa: F401 - input() gets line editing and history where available
+    except ImportError:
+        pass
     answerer = obj.answerer(rule)
-    click.echo(f"billing-bot {__version__}: local chat (no Slack). Type a question or `help`; Ctrl-D to quit.")
+    click.echo(_banner(obj))
     click.echo(f"Default rule: {answerer.resolve_rule(rule).title}.")
     while True:
         try:
@@ -216,6 +282,8 @@ def _chat(obj: _Ctx, rule: str | None) -> None:
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
+        if not text.strip():
+            continue  # an empty Enter answers nothing
         if text.strip().lower() in ("quit", "exit", ":q"):
             return
         click.echo(_render(_answer(obj, text, rule, surface="cli"), False))
@@ -262,7 +330,8 @@ def kb():
 def kb_check():
     """Validate knowledge/: schema, duplicate keys, ids and phrasings, dates, unknown codes.
 
-    Exits 1 when there is any problem, printing each as file:line: message.
+    Exits 1 when there is any problem (the program's own data is broken), printing each as
+    file:line: message.
 
     \b
     Example:
@@ -308,12 +377,15 @@ def serve(obj: _Ctx, force_http: bool, port: int | None):
       billing-bot serve            # Socket Mode with SLACK_APP_TOKEN, else HTTP on :3000
       billing-bot serve --http --port 8080
     """
-    from bot.slack.serve import ConfigError, run_server
+    from bot.slack.serve import ConfigError, SlackUnreachable, run_server
 
     try:
-        run_server(obj.settings, force_http=force_http, port=port)
+        code = run_server(obj.settings, force_http=force_http, port=port)
     except ConfigError as exc:
-        raise click.ClickException(f"{exc}\nSee \"Connect to Slack\" in the README.") from None
+        raise ConfigProblem(f"{exc} (see \"Connect to Slack\" in README.md)") from None
+    except SlackUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code or 0)
 
 
 @cli.command()
@@ -321,14 +393,17 @@ def serve(obj: _Ctx, force_http: bool, port: int | None):
 def run(ctx):
     """Start the bot: the Slack app when tokens are configured, otherwise the local chat.
 
-    With standard input from a pipe, answers each line and exits.
+    Any Slack setting present means Slack was meant: a partial configuration is an error
+    that says what each mode still needs, not a silent chat. With standard input from a
+    pipe (and no Slack settings), answers each line and exits.
 
     \b
     Example:
       printf '40 min 97140\\n' | billing-bot run
     """
     obj = ctx.ensure_object(_Ctx)
-    if obj.settings.slack_configured:
+    s = obj.settings
+    if s.slack_bot_token or s.slack_app_token or s.slack_signing_secret:
         ctx.invoke(serve)
     else:
         ctx.invoke(ask)

@@ -19,6 +19,7 @@ import click
 import yaml
 
 import bot
+from bot.config import default_db_path
 from bot.storage.querylog import QueryLog, parse_age
 from bot.storage.review import ExportError, ReviewDesk
 
@@ -28,11 +29,17 @@ db_option = click.option(
     "--db",
     "db_path",
     envvar="BILLING_BOT_DB",
-    default="billing-bot.db",
-    show_default=True,
+    default=default_db_path,
+    show_default=str(default_db_path()),
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file of the query log (env BILLING_BOT_DB).",
 )
+
+
+class BadInput(click.ClickException):
+    """A reviewer's input the desk refused (an unknown id, a draft of one's own): usage, exit 2."""
+
+    exit_code = 2
 as_option = click.option(
     "--as",
     "as_user",
@@ -105,11 +112,12 @@ def stats(days: int, as_json: bool, db_path: Path):
         return
     click.echo(f"Last {days} days (since {result['since'][:16].replace('T', ' ')} UTC)")
     click.echo(f"  questions   {result['questions']}")
-    click.echo(f"  answered    {result['answered']} ({_pct(result['answered_pct'])})")
+    click.echo(f"  answered    {result['answered']} ({_pct(result['answered_pct'])} of answered + declined)")
+    click.echo(f"  declined    {result['declined']}  (the bot wasn't sure and said so)")
+    click.echo(f"  help        {result['help']}  (a blank message or 'help')")
     click.echo(
         f"  helpful     {result['helpful']} of {result['feedback']} votes ({_pct(result['helpful_pct'])})"
     )
-    click.echo(f"  unanswered  {result['unanswered']}")
     if result["top_entries"]:
         click.echo("Top entries")
         for top in result["top_entries"]:
@@ -121,21 +129,36 @@ def stats(days: int, as_json: bool, db_path: Path):
 
 
 @log_group.command()
-@click.option("--older-than", "older_than", required=True, help="Age like 90d, 12h or 2w.")
+@click.option("--older-than", "older_than", required=True, help="Age with a unit: 90d, 12h or 2w.")
+@click.option("--dry-run", is_flag=True, help="Only say how many questions would be deleted.")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (for cron and scripts).")
 @db_option
-def purge(older_than: str, db_path: Path):
+def purge(older_than: str, dry_run: bool, yes: bool, db_path: Path):
     """Delete questions (and their feedback) older than the given age.
+
+    Asks first, unless --yes. Without a terminal to ask on, nothing is deleted without --yes.
 
     \b
     Example:
-      billing-bot log purge --older-than 90d
+      billing-bot log purge --older-than 90d --dry-run
+      billing-bot log purge --older-than 90d --yes
     """
     try:
         age = parse_age(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    log = QueryLog(db_path)
     with _reading(db_path):
-        n = QueryLog(db_path).purge(age)
+        n = log.purge(age, dry_run=True)
+    questions = f"{n} question{'' if n == 1 else 's'} older than {older_than}"
+    if dry_run or n == 0:
+        click.echo(f"Would purge {questions}." if dry_run else f"Nothing to purge: no {questions[2:]}.")
+        return
+    if not yes and not _confirm(f"Delete {questions} from {db_path}?"):
+        click.echo("Nothing deleted (pass --yes to purge without asking).", err=True)
+        raise SystemExit(1)
+    with _reading(db_path):
+        n = log.purge(age)
     click.echo(f"Purged {n} question{'' if n == 1 else 's'} older than {older_than}.")
 
 
@@ -365,6 +388,15 @@ def _kb_entry(knowledge_dir: Path, entry_id: str) -> dict | None:
     )
 
 
+def _confirm(question: str) -> bool:
+    """Yes only if someone answers yes; no input (a pipe, cron, Ctrl-D) is a no."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        click.echo(err=True)
+        return False
+
+
 def _kb_entries(knowledge_dir: Path) -> list[dict]:
     """id, question and review_by of every FAQ entry (plain YAML read; `bot.core.kb` validates)."""
     entries = []
@@ -376,7 +408,7 @@ def _kb_entries(knowledge_dir: Path) -> list[dict]:
 
 def _report(result) -> None:
     if not result.ok:
-        raise click.ClickException(result.message)
+        raise BadInput(result.message)
     click.echo(result.message)
 
 

@@ -208,6 +208,12 @@ def create_curation_tables(db: Database) -> None:
     db.table("review_actions").add_column("os_user", str)
 
 
+@MIGRATIONS()
+def text_length(db: Database) -> None:
+    # Stored text is capped (TEXT_CAP); the question's full length is kept next to it.
+    db.table("queries").add_column("text_length", int)
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
@@ -327,12 +333,15 @@ _PKS = {
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
+_ROW_COLUMNS = (*QUERY_COLUMNS, "text_length")
 _INSERT_QUERY = (  # named parameters: a row is the record's fields by name
-    f"INSERT OR IGNORE INTO queries ({', '.join(QUERY_COLUMNS)}) VALUES ({', '.join(':' + c for c in QUERY_COLUMNS)})"
+    f"INSERT OR IGNORE INTO queries ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join(':' + c for c in _ROW_COLUMNS)})"
 )
 SEEN_WINDOW = timedelta(hours=1)  # Slack re-delivers for a few minutes; an hour is plenty
 MAINTENANCE_EVERY = 24 * 3600.0
 SEARCH_INDEX_EVERY = 5.0  # seconds the search index (Datasette's search box) may lag the log
+TEXT_CAP = 2_000  # characters of a question stored; a pasted 50,000-character note is not a question
+_REDACT_WINDOW = 2 * TEXT_CAP  # raw characters redacted before the cut (redaction only shortens)
 
 
 class QueryLog:
@@ -372,7 +381,7 @@ class QueryLog:
         self._done = 0  # every item up to this sequence number is written (or given up on)
         self._counts = dict.fromkeys(("written", "spilled", "dropped", "failed", "retries", "errors"), 0)
         self.last_error: str | None = None
-        self._stopping = self._abandon = False
+        self._stopping = self._abandon = self._give_up = False
         self._thread: threading.Thread | None = None
         self._channel_rules: dict[str, str] = {}
         self._seen: dict[str, float] = {}
@@ -382,9 +391,12 @@ class QueryLog:
         self._welcomed: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def start(self) -> QueryLog:
-        """Start the writer thread (idempotent) and load persisted state if the database is there."""
-        if not self._state_loaded:
+    def start(self, *, load_state: bool = True) -> QueryLog:
+        """Start the writer thread (idempotent) and load persisted state if the database is there.
+
+        :param load_state: read channel rules and recent event ids now (Slack needs them
+          before the first event; the CLI doesn't, and must not wait on a locked file)."""
+        if load_state and not self._state_loaded:
             try:
                 with self.open_db(timeout=0.2) as db:
                     self._load_state(db)
@@ -398,11 +410,15 @@ class QueryLog:
             self._thread.start()
         return self
 
-    def close(self, timeout: float = 5.0) -> bool:
+    def close(self, timeout: float = 5.0, *, wait_for_disk: bool = True) -> bool:
         """Drain the queue and stop the writer. False if records were still unwritten after
-        `timeout` (the database stayed unusable); they are logged as lost."""
+        `timeout` (the database stayed unusable); they are logged as lost, in one line.
+
+        :param wait_for_disk: False gives up at the first failed write instead of retrying
+          until `timeout`: a command that has printed its answer exits at once."""
         with self._cv:
             self._stopping = True
+            self._give_up = not wait_for_disk
             self._cv.notify_all()
             thread = self._thread
         if thread is not None:
@@ -414,7 +430,8 @@ class QueryLog:
                 thread.join(self.busy_timeout + 1)
         lost = self.pending
         if lost:
-            log.error("query log closed with %d records unwritten: %s", lost, self.last_error)
+            log.warning("query log not saved: %d record%s lost, %s could not be written (%s)",
+                        lost, "" if lost == 1 else "s", self.path, self.last_error)
         return lost == 0
 
     def __enter__(self) -> Self:
@@ -579,6 +596,8 @@ class QueryLog:
             }
             questions = sum(by_kind.values())
             unanswered = by_kind.get("no_match", 0)
+            help_ = by_kind.get("help", 0)
+            answered = questions - unanswered - help_  # units, faq and error (the input was wrong, and said so)
             votes = db.query(
                 "select count(*) as n, coalesce(sum(helpful), 0) as up from feedback where ts >= ?", [cutoff]
             )
@@ -595,8 +614,11 @@ class QueryLog:
             return {
                 "since": cutoff,
                 "questions": questions,
-                "answered": questions - unanswered,
-                "answered_pct": _pct(questions - unanswered, questions),
+                "answered": answered,
+                "declined": unanswered,
+                "help": help_,
+                # of the questions asked, help requests (a blank /units, "help") aside
+                "answered_pct": _pct(answered, answered + unanswered),
                 "by_kind": by_kind,
                 "feedback": feedback["n"],
                 "helpful": feedback["up"],
@@ -606,10 +628,15 @@ class QueryLog:
                 "unanswered_examples": list(examples),
             }
 
-    def purge(self, older_than: timedelta) -> int:
-        """Delete questions (and their feedback) older than `older_than`; returns how many questions."""
+    def purge(self, older_than: timedelta, *, dry_run: bool = False) -> int:
+        """Delete questions (and their feedback) older than `older_than`; returns how many questions.
+
+        :param dry_run: only count them."""
+        cutoff = _iso(datetime.now(UTC) - older_than)
         with self.open_db() as db:
-            return _purge(db, _iso(datetime.now(UTC) - older_than))
+            if dry_run:
+                return db.table("queries").count_where("ts < ?", [cutoff])
+            return _purge(db, cutoff)
 
     # -- the writer -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -653,6 +680,8 @@ class QueryLog:
                 if db is not None:
                     db.close()
                     db = None
+                if self._give_up:
+                    break
                 backoff = min(self.retry_max, max(0.01, backoff * 2))
         if db is not None:
             if not self._abandon:
@@ -731,10 +760,10 @@ class QueryLog:
             self._cv.notify_all()
 
     def _query_values(self, rec: QueryRecord) -> dict:
-        """A question's row; redaction and the no-text setting happen here, on the writer thread."""
-        text = redact(rec.text) if self.store_text else None
+        """A question's row; redaction, the cap and the no-text setting happen here, on the writer thread."""
+        text = cap_text(rec.text) if self.store_text else None
         summary = rec.units_summary if self.store_text else None
-        return {**vars(rec), "text": text, "units_summary": summary}
+        return {**vars(rec), "text": text, "units_summary": summary, "text_length": len(rec.text or "")}
 
     def _row(self, table: str, row: dict) -> dict:
         """Feedback reasons are user text too: redacted (or dropped) like questions."""
@@ -769,6 +798,25 @@ class QueryLog:
         self._welcomed.update(row["channel_id"] for row in db.table("channel_welcomes").rows)
 
 
+def cap_text(text: str | None, cap: int = TEXT_CAP) -> str | None:
+    """Redacted text, at most `cap` characters (a cut ends in '…').
+
+    Only the first `2 * cap` raw characters are redacted (a huge paste costs no more than a
+    note), cut back to a space so no half of a name or number escapes redaction at the edge."""
+    if not text:
+        return text
+    if len(text) > _REDACT_WINDOW:
+        head = text[:_REDACT_WINDOW]
+        text = head[: head.rfind(" ")] if " " in head[cap:] else head[:cap]
+        cut = True
+    else:
+        cut = False
+    text = redact(text)
+    if len(text) > cap or cut:
+        text = text[: cap - 1] + "…"
+    return text
+
+
 def _unusable(exc: BaseException) -> bool:
     """The database can't be written right now (locked, read-only, missing, corrupt), as
     opposed to a row that can't be written (constraint, bad value)."""
@@ -795,12 +843,14 @@ def _pct(part: int, whole: int) -> float | None:
 
 
 def parse_age(text: str) -> timedelta:
-    """'90d', '12h', '2w' or a bare number of days -> timedelta. Raises ValueError."""
+    """'90d', '12h' or '2w' -> timedelta. Raises ValueError, also for a number without a unit:
+    '90' could be days or hours, and a purge must not guess."""
     text = text.strip().lower()
     units = {"d": "days", "h": "hours", "w": "weeks"}
-    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "d")
-    if not number.isdigit():
-        raise ValueError(f"expected a duration like 90d, 12h or 2w, not {text!r}")
+    number, unit = text[:-1], text[-1:]
+    if unit not in units or not number.isdigit():
+        hint = f" ({text} what? {text}d is {text} days)" if text.isdigit() else ""
+        raise ValueError(f"expected a duration with a unit, like 90d, 12h or 2w, not {text!r}{hint}")
     return timedelta(**{units[unit]: int(number)})
 
 
