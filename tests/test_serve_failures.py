@@ -113,8 +113,22 @@ class _Hanging:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api/"
+        self._conns: list[socket.socket] = []
+
+    def wait_for_client(self, timeout: float = 20.0) -> bool:
+        """True once the bot has connected (so it is inside the call): no guessing with sleeps on a
+        loaded machine, where start-up alone can take over a second."""
+        self.sock.settimeout(timeout)
+        try:
+            conn, _ = self.sock.accept()
+        except TimeoutError:
+            return False
+        self._conns.append(conn)  # held open, never answered
+        return True
 
     def close(self):
+        for conn in self._conns:
+            conn.close()
         self.sock.close()
 
 
@@ -134,7 +148,7 @@ def test_sigterm_while_auth_test_hangs(tmp_path):
     hanging = _Hanging()
     try:
         proc = _serve(tmp_path, SLACK_BOT_TOKEN="xoxb-1", SLACK_APP_TOKEN="xapp-1", SLACK_API_URL=hanging.url)
-        time.sleep(1.0)  # inside auth.test (it would wait 5 s)
+        assert hanging.wait_for_client()  # inside auth.test (it would wait 5 s)
         code, took, err = _sigterm_within(proc)
     finally:
         hanging.close()
@@ -211,7 +225,7 @@ def test_sigterm_while_connecting_to_a_websocket_that_never_opens(tmp_path, fake
     try:
         proc = _socket_mode_process(tmp_path, fake_slack, hanging.url.replace("http", "ws"))
         assert wait_until(lambda: fake_slack.calls("apps.connections.open"), 20)
-        time.sleep(0.5)
+        assert hanging.wait_for_client()  # the WebSocket handshake is under way
         code, took, err = _sigterm_within(proc)
     finally:
         hanging.close()
