@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rapidfuzz.distance import OSA
 
+from bot.core import followup
 from bot.core.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
 from bot.core.errors import UnknownRule
 from bot.core.model import Answer, Source, Suggestion, UnitLine, Visit
@@ -156,12 +157,29 @@ class Answerer:
         return rule
 
     # -- routing ------------------------------------------------------------------------------------
-    def answer(self, message: str, *, rule: str | None = None) -> Answer:
+    def answer(self, message: str, *, rule: str | None = None, previous: dict | None = None,
+               conversation: bool = False) -> Answer:
         """Answer one message. `rule` is the caller's default (channel setting, --rule); a rule named
-        in the message wins over it."""
+        in the message wins over it.
+
+        :param conversation: the message comes from a conversation (DM, thread, chat), so it may be a
+            follow-up of `previous`, the `state` of the last units answer there (None: nothing to follow).
+        """
         req = self.parser.parse(message)
         if not req.text or req.text.lower().strip("!?. ") in _GREETINGS:
             return self.help(req.text)
+        if conversation:
+            follow = followup.read(req)
+            if follow is not None and previous is not None:
+                answer = self._follow(follow, previous, req, rule)
+                if answer is not None:
+                    return answer
+            elif follow is not None and not follow.standalone:
+                return Answer(
+                    "no_match",
+                    "There's no earlier units question here for me to change (I keep the last one of a "
+                    "conversation for a few hours). Send the whole note, e.g. `40 min 97140 ama`.",
+                    context=(DISCLAIMER,), query=req.text)
         try:
             chosen = self.resolve_rule(req.rule or rule)
         except UnknownRule as exc:
@@ -169,6 +187,68 @@ class Answerer:
         if self._is_units_request(req):
             return self._units(req, chosen)
         return self._faq(req)
+
+    def _follow(self, follow: followup.FollowUp, previous: dict, req: Request, rule: str | None) -> Answer | None:
+        """The previous question with the follow-up's change, worked out again; None when `previous`
+        is not a state this version can read (then the message is answered on its own)."""
+        try:
+            visits = [(str(v["label"]), [(str(c), None if m is None else int(m)) for c, m in v["lines"]])
+                      for v in previous["visits"]]
+            if not visits or any(c not in self.codes.codes for _, pairs in visits for c, _ in pairs):
+                return None
+            before = self.resolve_rule(previous.get("rule"))
+        except (KeyError, TypeError, ValueError, UnknownRule):
+            return None
+        changes: list[str] = []
+        same = "Same visits as above" if len(visits) > 1 else "Same visit as above"
+        if len(visits) > 1 and (follow.minutes is not None or follow.set or follow.add or follow.remove):
+            return Answer("error", f"The note above had {len(visits)} visits: send it again with the change, so I "
+                          "know which visit it is for.", query=req.text)
+        pairs = list(visits[0][1])
+        timed = [c for c, _ in pairs if self.codes.codes[c].timed]
+        if follow.minutes is not None:
+            if len(timed) != 1:
+                names = " or ".join(timed) or "which code"
+                return Answer("error", f"Which code gets {follow.minutes} min: {names}? Ask like "
+                              f"`what if {timed[0] if timed else '97124'} was {follow.minutes} min`.", query=req.text)
+            pairs = [(c, follow.minutes if c == timed[0] else m) for c, m in pairs]
+            changes.append(f"with {timed[0]} at {follow.minutes} min")
+        for seg in follow.set:
+            if any(c == seg.code for c, _ in pairs):
+                pairs = [(c, seg.minutes if c == seg.code else m) for c, m in pairs]
+            else:
+                pairs.append((seg.code, seg.minutes))
+            changes.append(f"with {seg.code} at {seg.minutes} min")
+        if follow.add:
+            pairs += [(s.code, s.minutes) for s in follow.add]
+            changes.append("plus " + ", ".join(f"{s.minutes} min {s.code}" if s.minutes is not None else s.code
+                                               for s in follow.add))
+        if follow.remove:
+            missing = [c for c in follow.remove if all(c != p for p, _ in pairs)]
+            if missing:
+                return Answer("error", f"{', '.join(missing)} wasn't in the visit above, so there's nothing to take "
+                              "out. Send the whole note if it changed.", query=req.text)
+            pairs = [(c, m) for c, m in pairs if c not in follow.remove]
+            if not pairs:
+                return Answer("error", "That takes out every code of the visit above: nothing is left to bill.",
+                              query=req.text)
+            changes.append("without " + ", ".join(follow.remove))
+        missing_minutes = [c for c, m in pairs if m is None and self.codes.codes[c].timed]
+        if missing_minutes:
+            return Answer("error", f"{missing_minutes[0]} is a timed code: how many minutes? Ask like "
+                          f"`and 15 min {missing_minutes[0]}`.", query=req.text)
+        chosen, notes, payer = before, (), previous.get("payer")
+        if follow.rule:
+            try:
+                chosen = self.resolve_rule(req.rule or rule)
+            except UnknownRule as exc:
+                return Answer("error", escape(str(exc)), query=req.text)
+            payer = req.payer
+            notes = self._notes(req, chosen)
+            changes.append(f"for {escape(req.payer)}" if req.payer and not req.rule else f"under the {chosen.title}")
+        lead = f"_{same}, {' and '.join(changes)}:_"
+        return self.work_out([(visits[0][0], pairs)] if len(visits) == 1 else visits, chosen, lead=lead,
+                             notes=notes, query=req.text, payer=payer)
 
     def _is_units_request(self, req: Request) -> bool:
         """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
@@ -251,7 +331,7 @@ class Answerer:
                           for a in alloc.lines)
             out_visits.append(Visit(label, alloc.total_minutes, alloc.total_units, lines, tuple(warnings)))
             all_lines += lines
-            all_warnings += [f"{label}: {w}" for w in warnings]
+            all_warnings += [f"{escape(label)}: {w}" for w in warnings]
             detail = ", ".join(
                 f"{a.code} {a.minutes} min -> {_plural(a.units)}" if a.timed else f"{a.code} untimed -> 1 unit"
                 for a in alloc.lines)
@@ -274,7 +354,7 @@ class Answerer:
             profile = self.rules.payers[req.payer.lower()] if req.payer.lower() in self.rules.payers else None
             profile = profile or next((p for p in self.rules.payers.values() if p.name == req.payer), None)
             if profile is not None and profile.rule is None:
-                how = "as you asked" if req.rule else "; ask the payer which method it uses"
+                how = " as you asked" if req.rule else "; ask the payer which method it uses"
                 notes.append(f"No profile for {escape(req.payer)}: {rule.title} used{how}.")
             elif profile is not None:
                 lost = [w for w in req.rule_said if self.rules.words.get(w.lower()) not in (None, rule.name)]
