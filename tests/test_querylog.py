@@ -21,6 +21,7 @@ TABLES = {
     "dismissals",
     "channel_rules",
     "seen_events",
+    "conversations",
     "_sqlite_migrations",
 }
 
@@ -82,7 +83,7 @@ def test_schema_comes_from_migrations_with_wal(make_log, db_path):
         assert "wal" == db.journal_mode
         assert [] == MIGRATIONS.pending(db)
         MIGRATIONS.apply(db)  # applying again changes nothing
-        assert 7 == len(MIGRATIONS.applied(db))
+        assert 8 == len(MIGRATIONS.applied(db))
 
 
 def test_record_query_is_redacted_and_stored(make_log, db_path):

@@ -155,6 +155,13 @@ def wal(db: Database) -> None:
     db.enable_wal()
 
 
+@MIGRATIONS()
+def create_conversations(db: Database) -> None:
+    # The last units question of each conversation, for follow-ups (bot.storage.conversations).
+    db.table("conversations").create({"key": str, "state": str, "ts": str}, pk="key", not_null={"state", "ts"})
+    db.table("conversations").create_index(["ts"])
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
@@ -264,6 +271,7 @@ _PKS = {
     "dismissals": "item_id",
     "channel_rules": "channel_id",
     "seen_events": "event_id",
+    "conversations": "key",
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
