@@ -118,16 +118,17 @@ def test_interactive_chat_on_a_terminal(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
     env["BILLING_BOT_LOG_CLI"] = "0"
+    env["BILLING_BOT_DB"] = str(tmp_path / "chat.db")  # the follow-up state lives there
     pid, fd = pty.fork()
     if pid == 0:  # child: the chat, on the pty
         os.chdir(tmp_path)
         os.execve(BIN, [BIN, "ask"], env)
     out = b""
 
-    def read_until(marker: bytes, timeout: float = 20) -> None:
+    def read_until(marker: bytes, timeout: float = 20, count: int = 1) -> None:
         nonlocal out
         end = time.monotonic() + timeout
-        while marker not in out and time.monotonic() < end:
+        while out.count(marker) < count and time.monotonic() < end:
             if select.select([fd], [], [], 0.2)[0]:
                 try:
                     out += os.read(fd, 4096)
@@ -135,12 +136,22 @@ def test_interactive_chat_on_a_terminal(tmp_path):
                     break
 
     read_until(b"you> ")
-    os.write(fd, b"40 min 97140\n")
-    read_until(b"3 units")
+    os.write(fd, b"97110 33, 97140 7\n")
+    read_until(b"you> ", count=2)
+    out, first = b"", out
+    os.write(fd, b"what about ama?\n")  # a follow-up of the note above, in the same session
+    read_until(b"you> ")
     os.write(fd, b"\x04")  # Ctrl-D
     _, status = os.waitpid(pid, 0)
-    assert b"local chat" in out and b"3 units of 97140" in out
+    # CMS: 40 min total -> 3 units (97110 2 full blocks, the extra unit to 97140's larger leftover 7 > 3).
+    assert b"local chat" in first and b"3 timed units for 40 timed minutes" in first
+    # AMA: each code alone: 33 min -> 2 units, 7 min -> 0 units.
+    assert b"under the AMA/CPT midpoint rule" in out and b"2 timed units for 40 timed minutes" in out
     assert 0 == os.waitstatus_to_exitcode(status)
+    import sqlite3
+
+    [(state,)] = sqlite3.connect(tmp_path / "chat.db").execute("select state from conversations").fetchall()
+    assert "ama" == json.loads(state)["rule"]
 
 
 def test_serve_without_tokens_says_what_is_missing(tmp_path):

@@ -36,6 +36,7 @@ from bot import render
 from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.config import Settings
 from bot.core.model import Answer
+from bot.storage.conversations import Conversations, slack_key
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
 
@@ -107,12 +108,14 @@ def build_app(
     log: QueryLog,
     background: Background | None = None,
     desk=None,
+    conversations: Conversations | None = None,
 ) -> AsyncApp:
     """Register every listener on a new AsyncApp.
 
     :param client: the Web API client (see `make_client`); tests point it at a local fake.
     :param background: where post-ack work runs; pass your own to `drain()` it on shutdown.
     :param desk: a `bot.storage.review.ReviewDesk`; built from `log` and `settings.reviewers` when omitted.
+    :param conversations: follow-up state of DMs and threads; kept in `log`'s SQLite file when omitted.
     """
     app = AsyncApp(
         client=client,
@@ -123,6 +126,7 @@ def build_app(
         name="billing-bot",
     )
     bot = _Listeners(settings, answerer, log, background or Background())
+    bot.conversations = conversations or Conversations(log, store_text=settings.store_text)
     bot.desk = desk or ReviewDesk(
         log, settings.reviewers, on_change=bot.overlay_changed, entry_ids=lambda: bot.entry_ids
     )
@@ -165,6 +169,7 @@ class _Listeners:
         self.log = querylog
         self.background = background
         self.desk: ReviewDesk | None = None
+        self.conversations: Conversations | None = None
         self.entry_ids: frozenset[str] = frozenset()
         self._overlay_changed = False
         background.on_error = self.report
@@ -210,12 +215,20 @@ class _Listeners:
         channel_id: str | None,
         user_id: str | None,
         asked: str | None = None,
+        conversation: str | None = None,
     ) -> dict:
-        """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
+        """Answer one message and log it: returns `text` + `blocks` ready for Slack.
+
+        :param conversation: the DM or thread's key: the message may follow up its last units question."""
         started = time.perf_counter()
         if self._overlay_changed:
             self.apply_overlay()
-        answer: Answer = self.answerer.answer(text, rule=self.channel_rule(channel_id))
+        previous = self.conversations.get(conversation) if conversation else None
+        answer: Answer = self.answerer.answer(
+            text, rule=self.channel_rule(channel_id), previous=previous, conversation=conversation is not None
+        )
+        if conversation and answer.state is not None:
+            self.conversations.put(conversation, answer.state)
         query_id = new_query_id()
         if answer.kind == "help":
             where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
@@ -294,13 +307,15 @@ class _Listeners:
         self.post_reply(event, body, client, surface="dm", thread_ts=event.get("thread_ts"))
 
     def post_reply(self, event: dict, body: dict, client: AsyncWebClient, *, surface: str, thread_ts) -> None:
-        """Answer a message event and post the answer after the ack (mentions and DMs)."""
+        """Answer a message event and post the answer after the ack (mentions and DMs). The DM, or the
+        thread the answer goes to, is a conversation: a later mention there can follow up the answer."""
         msg = self.reply(
             event.get("text") or "",
             surface=surface,
             team_id=body.get("team_id"),
             channel_id=event.get("channel"),
             user_id=event.get("user"),
+            conversation=slack_key(body.get("team_id"), event.get("channel"), thread_ts),
         )
         self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
 
