@@ -24,13 +24,16 @@ _NUMBER_WORDS = {
     "thirty": 30, "forty": 40, "forty-five": 45, "forty five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
 }
 _NUM = r"(?:\d+(?:[.,]\d+)?|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
+# Where a duration can start: a digit, a minus, or a number word ("half an hour", "an hour"). Checked
+# first, so the alternatives below run only there (most positions of a message are inside words).
+_STARTS = "|".join(sorted({w.split()[0].split("-")[0] for w in _NUMBER_WORDS} | {"half", "an"}, key=len, reverse=True))
 _H = r"(?:hours?|hrs?|h)"
 _M = r"(?:minutes?|mins?|m)"
 _NOT_RULE = r"(?![\s-]*(?:minute\s+)?rule)"  # "8-minute rule" is a rule, not a duration
 
 # Order matters: the longest forms first. Every pattern is a whole duration.
 _DURATION = re.compile(
-    r"(?=[-\dotfsenah])(?<![\w.:-])(?P<neg>-)?(?:"
+    r"(?<![\w.:-])(?=[-\d]|(?:" + _STARTS + r")(?![a-z]))(?P<neg>-)?(?:"
     r"(?P<hm_h>\d{1,2}):(?P<hm_m>[0-5]\d)(?!\d)(?P<hm_unit>\s*(?:hours?|hrs?|h)\b)?"  # 1:10
     r"|(?P<h>" + _NUM + r")\s*-?\s*" + _H + r"(?![a-z])\.?(?:\s*(?:and\s+)?(?P<hm>\d{1,2})\s*-?\s*(?:" + _M + r"\b)?(?=\W|$))?"  # 1h 15m, 1.5 hours
     r"|(?P<half>half\s+(?:an\s+)?hour)"

@@ -37,6 +37,8 @@ _RANGE = re.compile(
     re.IGNORECASE,
 )
 _MAYBE_RANGE = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s*(?:-|\u2013|to|till|until)\s*\d", re.IGNORECASE)
+_MAYBE_AT = re.compile(r"\d\s*[ap](?:\.?m\b|\s*[-\u2013]|\s*$)|\b(?:at|@|around|starting|started|start|began|by)\s*\d",
+                       re.IGNORECASE)
 # A time of day: "at 10:30", "@ 3pm", "10:30am", "started 2:15" (blanked: it is not a duration)
 _AT = re.compile(
     rf"(?<![\w:])(?:(?:at|@|around|starting|started|start|began|by)\s*(?:[01]?\d|2[0-3]):[0-5]\d\s*(?:{_AMPM})?"
@@ -121,13 +123,20 @@ def normalize(text: str) -> tuple[str, tuple[TimeNote, ...]]:
         notes.append(TimeNote("time_of_day", m.group(0).strip()))
         return " " * len(m.group(0))
 
+    lower = text.lower()
     out = _RANGE.sub(clock_range, text) if _MAYBE_RANGE.search(text) else text
-    out = _AT.sub(time_of_day, out)
-    out = _HOUR_AND.sub(_hour_and, out)
-    out = _AND_A_HALF.sub(lambda m: f"{_word(m.group('n')) * 60 + 30} min", out)
-    out = _FRACTION.sub(_fraction, out)
-    out = _QUARTERS.sub(lambda m: f"{45 if m.group('n').lower() == 'three' else 15} min", out)
-    out = _SUM.sub(_sum, out)
+    if _MAYBE_AT.search(out):
+        out = _AT.sub(time_of_day, out)
+    if "hour" in lower:
+        out = _HOUR_AND.sub(_hour_and, out)
+        if "half" in lower:
+            out = _AND_A_HALF.sub(lambda m: f"{_word(m.group('n')) * 60 + 30} min", out)
+        if "quarter" in lower:
+            out = _QUARTERS.sub(lambda m: f"{45 if m.group('n').lower() == 'three' else 15} min", out)
+    if "/" in out:
+        out = _FRACTION.sub(_fraction, out)
+    if "+" in out:
+        out = _SUM.sub(_sum, out)
     return out, tuple(notes)
 
 

@@ -22,7 +22,7 @@ _ABBR = {"mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday
          "thur": "thursday", "thurs": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday"}
 
 _LABEL = re.compile(
-    r"(?<![\w/])(?:"
+    r"(?<![\w/])(?=[pcvsamtwfye\d])(?:"
     r"(?P<who>pt|patient|client|pat)\.?\s*#?\s*(?P<id>\d{1,3}(?!\d)|[A-Za-z](?![\w']))"
     r"|(?P<ord>" + "|".join(_ORDINALS) + r")\s+(?:pt|patient|client|visit)\b"
     r"|(?P<visit>visit|session|appt|appointment)\s*#\s*(?P<vid>\d{1,2})\b|(?P<visit2>visit)\s+(?P<vid2>\d{1,2})\b"
@@ -36,6 +36,7 @@ _LABEL = re.compile(
 # Cheap guard: most messages name no visit at all.
 _GUARD = re.compile(r"pt|pat|client|visit|session|app|day|mon|tue|wed|thu|fri|sat|sun|/|first|second|third|\d(?:st|nd|rd|th)",
                     re.IGNORECASE)
+_CLAUSE_START = re.compile(r"(?:^|[,;.:(\n]|\b(?:and|then|on|for|of))\s*$", re.IGNORECASE)
 _CONTENT = re.compile(r"\d")  # a piece with no number in it is not a visit
 _LETTER_ID_OK = re.compile(r"\s*[:\-,)]|\s+\d")  # "patient a: 20 min" names patient A; "pt a bit sore" doesn't
 _IS_DURATION = re.compile(r"\s*(?:minutes?|mins?|m|hours?|hrs?|h)\b", re.IGNORECASE)  # "client 45 min" is a duration
@@ -82,6 +83,8 @@ def find_labels(text: str) -> list[Label]:
             kind, key = "day", m.group("rel").lower()
         else:
             kind, key = "day", "/".join(str(int(p)) for p in m.group("date").split("/")[:2])
+        if kind == "day" and not _CLAUSE_START.search(text, max(0, m.start() - 12), m.start()):
+            continue  # "no complaints today" mentions a day; "yesterday 30 min ..., today 40 min" names visits
         out.append(Label(m.start(), m.end(), kind, key, shown))
     return out
 
