@@ -72,7 +72,7 @@ _QUESTION = re.compile(
 )
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto):[^>]*>")
-_EMOJI = re.compile(r":[a-z0-9_+\-]+:")
+_EMOJI = re.compile(r"(?<!\d):[a-z0-9_+\-]+:(?!\d)")  # ":smile:", not the ":30-1:" of "12:30-1:15"
 
 
 class Segment(NamedTuple):
