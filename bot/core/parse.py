@@ -48,7 +48,7 @@ _CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|
 _CODE_ONLY = re.compile(CODE_PATTERN, re.IGNORECASE)  # "97010" before "minutes" is a code
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
 _CODE_MINUTES = re.compile(r"\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
-_BARE_MINUTES = re.compile(r"\s+(\d{1,3})(?![\d:/.]|\s*(?:units?|x)\b)")  # "97110 33 97140 7"
+_BARE_MINUTES = re.compile(r"\s+(\d{1,3})(?![\d:/]|[.,]\d|\s*(?:units?|x)\b)")  # "97110 33 97140 7"
 _HAS_FIVE_DIGITS = re.compile(r"\d{5}")
 _FIVE_DIGITS = re.compile(r"(?<![\w.,:/$#-])\d{5}(?![\w.,:/%-]|\s*(?:units?|min|dollars)\b)")
 # "billed 4 units for 50 min", "can I bill 4 units for 40 minutes", "is 3 units ok for 35 min"

@@ -36,8 +36,8 @@ _LABEL = re.compile(
 # Cheap guard: most messages name no visit at all.
 _GUARD = re.compile(r"pt|pat|client|visit|session|app|day|mon|tue|wed|thu|fri|sat|sun|/|first|second|third|\d(?:st|nd|rd|th)",
                     re.IGNORECASE)
-_CLAUSE_START = re.compile(r"(?:^|[,;.:(\n]|\b(?:and|then|on|for|of))\s*$", re.IGNORECASE)
-_CONTENT = re.compile(r"\d")  # a piece with no number in it is not a visit
+_CLAUSE_START = re.compile(r"(?:^|[,;.:(/|\n\u2013\u2014]|\s-|\b(?:and|then|on|for|of))\s*$", re.IGNORECASE)
+_CONTENT = re.compile(r"\d|hour|half|minute", re.IGNORECASE)  # a piece without minutes or codes is not a visit
 _LETTER_ID_OK = re.compile(r"\s*[:\-,)]|\s+\d")  # "patient a: 20 min" names patient A; "pt a bit sore" doesn't
 _IS_DURATION = re.compile(r"\s*(?:minutes?|mins?|m|hours?|hrs?|h)\b", re.IGNORECASE)  # "client 45 min" is a duration
 
