@@ -33,7 +33,7 @@ _NOT_RULE = r"(?![\s-]*(?:minute\s+)?rule)"  # "8-minute rule" is a rule, not a 
 
 # Order matters: the longest forms first. Every pattern is a whole duration.
 _DURATION = re.compile(
-    r"(?<![\w.:-])(?=[-\d]|(?:" + _STARTS + r")(?![a-z]))(?P<neg>-)?(?:"
+    r"(?<![\w.:-])(?=[-\dotfsenah])(?=[-\d]|(?:" + _STARTS + r")(?![a-z]))(?P<neg>-)?(?:"
     r"(?P<hm_h>\d{1,2}):(?P<hm_m>[0-5]\d)(?!\d)(?P<hm_unit>\s*(?:hours?|hrs?|h)\b)?"  # 1:10
     r"|(?P<h>" + _NUM + r")\s*-?\s*" + _H + r"(?![a-z])\.?(?:\s*(?:and\s+)?(?P<hm>\d{1,2})\s*-?\s*(?:" + _M + r"\b)?(?=\W|$))?"  # 1h 15m, 1.5 hours
     r"|(?P<half>half\s+(?:an\s+)?hour)"
@@ -231,33 +231,39 @@ class Parser:
 
         work = norm
         rule, payer, said, conflict = None, None, [], None
-        if self._rule.search(work):
-            rule, payer, said, conflict, spans = self._rules_named(work)
+        first = self._rule.search(work)
+        if first:
+            rule, payer, said, conflict, spans = self._rules_named(work, first.start())
             work = _blank(work, spans)
             if conflict:
                 problems.append(Problem("rule_conflict", conflict))
 
         pieces = split_visits(work) if len(work) > 12 else None
         visits: list[Visit] = []
+        scans = None
         if pieces:
             scans = [(piece.label, self._scan(piece.text)) for piece in pieces]
             scans = [(label, sc) for label, sc in scans if sc.segments or sc.loose or sc.problems]
             if len(scans) < 2:
-                pieces = None
-        if not pieces:
-            scans = [("", self._scan(work))]
+                scans = None
+            else:
+                visits = [Visit(label, tuple(sc.segments), tuple(sc.loose)) for label, sc in scans]
+        if scans is None:  # the usual case: one visit
+            sc = self._scan(work)
+            segments, loose, unknown, retired = sc.segments, sc.loose, sc.unknown, sc.retired
+            problems += sc.problems
+            notes += sc.notes
+            rest, has_duration = sc.work, sc.has_duration
         else:
-            visits = [Visit(label, tuple(sc.segments), tuple(sc.loose)) for label, sc in scans]
-
-        segments = [seg for _, sc in scans for seg in sc.segments]
-        loose = [m for _, sc in scans for m in sc.loose]
-        unknown = [c for _, sc in scans for c in sc.unknown]
-        retired = [c for _, sc in scans for c in sc.retired]
-        for _, sc in scans:
-            problems.extend(sc.problems)
-            notes.extend(sc.notes)
-        rest = " ".join(sc.work for _, sc in scans)
-        has_duration = any(sc.has_duration for _, sc in scans)
+            segments = [seg for _, sc in scans for seg in sc.segments]
+            loose = [m for _, sc in scans for m in sc.loose]
+            unknown = [c for _, sc in scans for c in sc.unknown]
+            retired = [c for _, sc in scans for c in sc.retired]
+            for _, sc in scans:
+                problems.extend(sc.problems)
+                notes.extend(sc.notes)
+            rest = " ".join(sc.work for _, sc in scans)
+            has_duration = any(sc.has_duration for _, sc in scans)
 
         reverse = claimed = None
         if "unit" in rest.lower():
@@ -285,20 +291,20 @@ class Parser:
             is_question=bool(_QUESTION.search(text)),
             leftover_words=tuple(re.findall(r"[a-z]+", rest.lower())),
             claimed_units=claimed,
-            notes=tuple(dict.fromkeys(n for n in notes if not n.startswith("!"))),
-            technique_warnings=tuple(dict.fromkeys(n[1:] for n in notes if n.startswith("!"))),
+            notes=tuple(dict.fromkeys(n for n in notes if not n.startswith("!"))) if notes else (),
+            technique_warnings=tuple(dict.fromkeys(n[1:] for n in notes if n.startswith("!"))) if notes else (),
             payer=payer,
             rule_said=tuple(said),
             visits=tuple(visits),
         )
 
-    def _rules_named(self, work: str):
+    def _rules_named(self, work: str, start: int = 0):
         """The rule and payer words in the message, resolved to one rule: a payer with a profile wins
         over a method word (Medicare claims follow CMS); two different methods or payers conflict."""
         rules: dict[str, str] = {}  # rule name -> word as written
         payers: dict[str, str] = {}  # payer name -> word as written
         spans = []
-        for m in self._rule.finditer(work):
+        for m in self._rule.finditer(work, start):
             kind, value = self._rule_words[m.group(0).lower()]
             (rules if kind == "rule" else payers).setdefault(value, m.group(0))
             spans.append(m.span())

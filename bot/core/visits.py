@@ -33,9 +33,10 @@ _LABEL = re.compile(
     r")\s*[:\-.)]?",
     re.IGNORECASE,
 )
-# Cheap guard: most messages name no visit at all.
-_GUARD = re.compile(r"pt|pat|client|visit|session|app|day|mon|tue|wed|thu|fri|sat|sun|/|first|second|third|\d(?:st|nd|rd|th)",
-                    re.IGNORECASE)
+# Cheap guard: most messages name no visit at all (substring tests on the lower-cased text).
+_TRIGGERS = ("pt", "pat", "client", "visit", "session", "app", "day", "mon", "tue", "wed", "thu", "fri", "sat",
+             "sun", "yesterday", "tomorrow", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+             "eighth", "1st", "2nd", "3rd", "th ", "/")
 _CLAUSE_START = re.compile(r"(?:^|[,;.:(/|\n\u2013\u2014]|\s-|\b(?:and|then|on|for|of))\s*$", re.IGNORECASE)
 _CONTENT = re.compile(r"\d|hour|half|minute", re.IGNORECASE)  # a piece without minutes or codes is not a visit
 _LETTER_ID_OK = re.compile(r"\s*[:\-,)]|\s+\d")  # "patient a: 20 min" names patient A; "pt a bit sore" doesn't
@@ -58,7 +59,8 @@ class Piece(NamedTuple):
 
 
 def find_labels(text: str) -> list[Label]:
-    if not _GUARD.search(text):
+    lower = text.lower()
+    if not any(t in lower for t in _TRIGGERS):
         return []
     out = []
     for m in _LABEL.finditer(text):
