@@ -140,3 +140,9 @@ def test_state_is_forgotten_after_a_few_hours():
     assert store.get("k") is not None
     now[0] += 0.2 * 3600
     assert store.get("k") is None
+
+
+@pytest.mark.parametrize("question", ["does aetna cover it?", "what if I treat 45 min without a referral?"])
+def test_questions_that_name_a_payer_or_minutes_are_not_follow_ups(bot, question):
+    _, a = chat(bot, "40 min 97140", question)
+    assert "Same visit" not in a.text and a.kind != "units"

@@ -27,6 +27,13 @@ _CHANGE = {"what if", "and if", "instead", "make it", "actually", "if it was", "
            "if that was", "if that were", "if that is", "if that's", "change it to", "change that to"}
 _ADD = {"and", "plus", "add", "with", "what about", "how about", "same"}
 _SHORT = 4  # words: "ama?", "cigna then" are follow-ups without a cue word
+# The only other words a follow-up has; "does aetna cover it?" or "what if I treat 45 min without a
+# referral?" are questions of their own.
+_FILLER = frozenset(
+    "what about how if and but ok okay so now then also plus add with without w o drop remove minus take leave "
+    "out except no under using for same instead make it its s that was were is be change to actually of a an "
+    "the min mins minute minutes more rule hmm please pls".split()
+)
 
 
 class FollowUp(NamedTuple):
@@ -48,6 +55,8 @@ def _cue(text: str) -> str:
 def read(req: Request) -> FollowUp | None:
     """The follow-up `req` is, or None when it is a question of its own."""
     if req.visits or req.reverse_units is not None or req.claimed_units is not None or req.problems:
+        return None
+    if not _FILLER.issuperset(req.leftover_words):
         return None
     cue = _cue(req.text)
     names_rule = bool(req.rule or req.payer)
