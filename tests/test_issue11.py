@@ -294,3 +294,19 @@ def test_bare_numbers_after_each_code_are_minutes(bot):
     # AMA: 97110 33 -> 2, 97140 7 -> 0
     a = bot.answer("97110 33 97140 7 ama")
     assert [("97110", 33, 2), ("97140", 7, 0)] == [(x.code, x.minutes, x.units) for x in a.lines]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "does aetna use different massage codes than bcbs",  # two payers, no minutes: a question
+        "I tried two online 8-minute calculators and got different unit counts. One had CMS and the other AMA. "
+        "whats the actual difference",
+        'is the "50 minute hour" honest to clients, or should a 60 minute session be a full 60 on the table?',
+        "I get that timed codes are billed in 15 minute units but where are the cutoffs, does it keep going "
+        "after 8 units",
+        "trigger point injections 20552 vs 20553, how many muscles each",
+    ],
+)
+def test_questions_with_the_new_words_still_go_to_the_knowledge_base(bot, question):
+    assert bot.answer(question).kind in ("faq", "no_match")

@@ -30,7 +30,7 @@ _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "
 
 _UNIT_WORDS |= {"on", "pt", "patient", "client", "today", "yesterday", "tx", "treated", "done", "then", "total",
                 "in", "am", "pm", "session", "sessions"}
-_READ_PROBLEMS = {"ask_code", "unsure_time", "unknown_code", "outside_code", "almost_code", "rule_conflict"}
+_READ_PROBLEMS = {"ask_code", "unsure_time", "unknown_code", "outside_code", "almost_code"}
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
 # "how many units is 40 minutes?", "is 53 minutes 3 or 4 units": a unit sum even without a code
 _HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b|\b\d+\s+or\s+\d+\s+units?\b", re.IGNORECASE)
@@ -254,12 +254,12 @@ class Answerer:
         """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
         mention minutes ("does a unit need a full 15 min?") go to the knowledge base."""
         note = all(w in _UNIT_WORDS for w in req.leftover_words)  # only codes, minutes and filler words
-        if req.reverse_units is not None or req.visits:
+        if req.reverse_units is not None or (req.visits and req.segments):
             return True
         if req.claimed_units is not None and req.has_minutes:
             return True  # "billed 4 units for 50 min": check the claim
         if any(p.kind in _READ_PROBLEMS for p in req.problems) and (
-                req.has_minutes or req.segments or any(p.kind == "ask_code" for p in req.problems)):
+                req.has_minutes or any(p.kind == "ask_code" for p in req.problems)):
             return True  # "30 min NMT", "40 min 12345", "10:30 97124": say what needs asking
         if any(p.kind in ("negative", "too_long") for p in req.problems) and (req.segments or note):
             return True  # a note with impossible minutes gets told so; "is a 600 hour program enough?" is a question

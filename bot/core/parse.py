@@ -51,9 +51,14 @@ _CODE_MINUTES = re.compile(r"\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minu
 _BARE_MINUTES = re.compile(r"\s+(\d{1,3})(?![\d:/]|[.,]\d|\s*(?:units?|x)\b)")  # "97110 33 97140 7"
 _HAS_FIVE_DIGITS = re.compile(r"\d{5}")
 _FIVE_DIGITS = re.compile(r"(?<![\w.,:/$#-])\d{5}(?![\w.,:/%-]|\s*(?:units?|min|dollars)\b)")
-# "billed 4 units for 50 min", "can I bill 4 units for 40 minutes", "is 3 units ok for 35 min"
-_CLAIM = re.compile(r"\b(?:bill|billed|billing|charge|charged|submit|submitted|claim|claimed|code|coded|put|ok|okay|"
-                    r"fine|right|correct|allowed|legit)\b", re.IGNORECASE)
+# "billed 4 units for 50 min", "can I bill 4 units for 40 minutes", "is 3 units ok for 35 min": the count
+# stands right after a billing verb, or before "ok"; "billed in 15 minute units ... after 8 units" is no claim.
+_CLAIM = re.compile(
+    r"\b(?:bill|billed|billing|charge|charged|submit|submitted|claim|claimed|code|coded|put\s+down|put)\s+"
+    r"(?:for\s+|them\s+|it\s+|as\s+){0,2}(?P<n>\d{1,2})\s*units?\b"
+    r"|\b(?P<n2>\d{1,2})\s*units?\s+(?:(?:is|are)\s+)?(?:ok|okay|fine|right|correct|allowed|legit)\b",
+    re.IGNORECASE,
+)
 _REVERSE = re.compile(r"(?P<n>\d{1,3})\s*units?\b", re.IGNORECASE)
 _REVERSE_ASK = re.compile(
     r"\bhow\s+(?:many\s+min|much\s+time|long)|\bmin(?:ute)?s?\s+(?:for|in|per|needed|do\s+i\s+need|to\s+bill|=)|=\s*\?",
@@ -271,9 +276,11 @@ class Parser:
             if rm and not has_duration and _REVERSE_ASK.search(rest):
                 reverse = int(rm.group("n"))
                 rest = _blank(rest, [rm.span()])
-            elif rm and has_duration and _CLAIM.search(text):
-                claimed = int(rm.group("n"))
-                rest = _blank(rest, [rm.span()])
+            elif rm and has_duration:
+                cm = _CLAIM.search(text)
+                if cm:
+                    claimed = int(cm.group("n") or cm.group("n2"))
+                    rest = _blank(rest, [rm.span()])
         for code in retired:
             problems.append(Problem("retired_code", code))
         for code in unknown:

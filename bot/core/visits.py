@@ -23,7 +23,7 @@ _ABBR = {"mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday
 
 _LABEL = re.compile(
     r"(?<![\w/])(?=[pcvsamtwfye\d])(?:"
-    r"(?P<who>pt|patient|client|pat)\.?\s*#?\s*(?P<id>\d{1,3}(?!\d)|[A-Za-z](?![\w']))"
+    r"(?P<who>pt|patient|client|pat)\b\.?\s*#?\s*(?P<id>\d{1,3}(?!\d)|[A-Za-z](?![\w']))"
     r"|(?P<ord>" + "|".join(_ORDINALS) + r")\s+(?:pt|patient|client|visit)\b"
     r"|(?P<visit>visit|session|appt|appointment)\s*#\s*(?P<vid>\d{1,2})\b|(?P<visit2>visit)\s+(?P<vid2>\d{1,2})\b"
     r"|(?P<day>" + "|".join(_DAYS) + r")\b"
