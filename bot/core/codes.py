@@ -112,9 +112,9 @@ class CodeTable:
         self.codes: dict[str, Code] = {c.code: c for c in codes}
         self.retired: dict[str, RetiredCode] = {r.code: r for r in retired}
         self.conflicts = tuple(conflicts)
-        self._conflicts_by_code: dict[str, list[Conflict]] = {}
+        self._conflicts_by_code: dict[str, list[tuple[frozenset, Conflict]]] = {}
         for c in self.conflicts:  # indexed by its first code: most visits hold none of them
-            self._conflicts_by_code.setdefault(c.codes[0], []).append(c)
+            self._conflicts_by_code.setdefault(c.codes[0], []).append((frozenset(c.codes), c))
         self.techniques: dict[str, Technique] = {t.id: t for t in techniques}
         self.technique_words: dict[str, Technique] = {w.lower(): t for t in techniques for w in t.words}
         self.outside = tuple(outside)
@@ -139,7 +139,7 @@ class CodeTable:
         return frozenset(self.codes) | frozenset(self.retired)
 
     def conflicts_among(self, codes: set[str]) -> list[Conflict]:
-        return [c for code in codes for c in self._conflicts_by_code.get(code, ()) if set(c.codes) <= codes]
+        return [c for code in codes for pair, c in self._conflicts_by_code.get(code, ()) if pair <= codes]
 
     def outside_name(self, code: str) -> str | None:
         """The family of a real CPT code we don't cover (e.g. 99213 -> office visits), else None."""
