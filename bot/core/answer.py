@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from rapidfuzz.distance import OSA
-
 from bot.core import followup
 from bot.core.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
 from bot.core.errors import UnknownRule
 from bot.core.model import Answer, Source, Suggestion, UnitLine, Visit
 from bot.core.parse import MAX_MINUTES, Parser, Request
-from bot.core.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
+from bot.core.units import Allocation, Item, allocate, minutes_range, units_for
 
 PLAUSIBLE_MINUTES = 4 * 60  # more timed minutes than this for one patient on one day: say so
 DISCLAIMER = "Rules vary by payer and state; this is billing guidance, not legal advice."
