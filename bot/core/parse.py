@@ -75,6 +75,7 @@ _QUESTION = re.compile(
     r"|\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b",
     re.IGNORECASE,
 )
+_QUESTION_LOWER = re.compile(_QUESTION.pattern)  # on lower-cased text: same matches, no IGNORECASE cost
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto):[^>]*>")
 _EMOJI = re.compile(r"(?<!\d):[a-z0-9_+\-]+:(?!\d)")  # ":smile:", not the ":30-1:" of "12:30-1:15"
@@ -295,7 +296,7 @@ class Parser:
             unknown_codes=tuple(dict.fromkeys(unknown)),
             retired_codes=tuple(dict.fromkeys(retired)),
             problems=tuple(problems),
-            is_question=bool(_QUESTION.search(text)),
+            is_question=_is_question(text),
             leftover_words=tuple(re.findall(r"[a-z]+", rest.lower())),
             claimed_units=claimed,
             notes=tuple(dict.fromkeys(n for n in notes if not n.startswith("!"))) if notes else (),
@@ -424,6 +425,13 @@ class Parser:
                 continue  # an unknown code's minutes stay with it (the answer is an error naming it)
             kept.append(seg)
         return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration)
+
+
+def _is_question(text: str) -> bool:
+    if "?" in text:
+        return True
+    lower = text.lower()
+    return bool((_QUESTION_LOWER if len(lower) == len(text) else _QUESTION).search(lower))
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

@@ -23,7 +23,7 @@ _ABBR = {"mon": "monday", "tue": "tuesday", "tues": "tuesday", "wed": "wednesday
 
 _LABEL = re.compile(
     r"(?<![\w/])(?=[pcvsamtwfye\d])(?:"
-    r"(?P<who>pt|patient|client|pat)\b\.?\s*#?\s*(?P<id>\d{1,3}(?!\d)|[A-Za-z](?![\w']))"
+    r"(?P<who>pt|patient|client|pat)\b\.?\s*#?\s*(?P<id>\d{1,3}(?!\d)|[a-z](?![\w']))"
     r"|(?P<ord>" + "|".join(_ORDINALS) + r")\s+(?:pt|patient|client|visit)\b"
     r"|(?P<visit>visit|session|appt|appointment)\s*#\s*(?P<vid>\d{1,2})\b|(?P<visit2>visit)\s+(?P<vid2>\d{1,2})\b"
     r"|(?P<day>" + "|".join(_DAYS) + r")\b"
@@ -31,8 +31,7 @@ _LABEL = re.compile(
     r"|(?P<rel>yesterday|today|tomorrow)\b"
     r"|(?P<date>(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])(?:/(?:\d{4}|\d{2}))?)(?![\d/]|\s*(?:hours?|hrs?|h)\b)"
     r")\s*[:\-.)]?",
-    re.IGNORECASE,
-)
+)  # case-sensitive, run on the lower-cased text (several times faster than IGNORECASE)
 # Cheap guard: most messages name no visit at all (substring tests on the lower-cased text).
 _TRIGGERS = ("pt", "pat", "client", "visit", "session", "app", "day", "mon", "tue", "wed", "thu", "fri", "sat",
              "sun", "yesterday", "tomorrow", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
@@ -62,11 +61,13 @@ def find_labels(text: str) -> list[Label]:
     lower = text.lower()
     if not any(t in lower for t in _TRIGGERS):
         return []
+    if len(lower) != len(text):  # a few Unicode letters lower-case to two characters: keep positions
+        lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     out = []
-    for m in _LABEL.finditer(text):
-        shown = m.group(0).rstrip(" :-.)")
+    for m in _LABEL.finditer(lower):
+        shown = text[m.start():m.end()].rstrip(" :-.)")
         if m.group("who"):
-            ident = m.group("id")
+            ident = text[m.start("id"):m.end("id")]
             after = text[m.end("id"):]
             if ident.isdigit() and _IS_DURATION.match(after):
                 continue
@@ -74,15 +75,15 @@ def find_labels(text: str) -> list[Label]:
                 continue
             kind, key = "who", ident.upper()
         elif m.group("ord"):
-            kind, key = "who", str(_ORDINALS[m.group("ord").lower()])
+            kind, key = "who", str(_ORDINALS[m.group("ord")])
         elif m.group("visit") or m.group("visit2"):
             kind, key = "who", "visit " + (m.group("vid") or m.group("vid2"))
         elif m.group("day"):
-            kind, key = "day", m.group("day").lower()
+            kind, key = "day", m.group("day")
         elif m.group("abbr"):
-            kind, key = "day", _ABBR[m.group("abbr").lower()]
+            kind, key = "day", _ABBR[m.group("abbr")]
         elif m.group("rel"):
-            kind, key = "day", m.group("rel").lower()
+            kind, key = "day", m.group("rel")
         else:
             kind, key = "day", "/".join(str(int(p)) for p in m.group("date").split("/")[:2])
         if kind == "day" and not _CLAUSE_START.search(text, max(0, m.start() - 12), m.start()):
