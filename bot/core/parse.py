@@ -40,12 +40,13 @@ _DURATION = re.compile(
     r"|(?P<an>an|one)\s+hour(?:\s+and\s+(?P<an_m>" + _NUM + r")\s*" + _M + r")?"
     r"|(?P<m>" + _NUM + r")\s*-?\s*" + _M + r"\b" + _NOT_RULE + r"\.?"  # 40 min, 40-minute, 40m
     r")",
-    re.IGNORECASE,
+    # no IGNORECASE: the scan runs on lower-cased text (`_lower`), which is several times cheaper
 )
 # "the 97000 series" names a range of codes, not a code
-_CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|range|family)\b)", re.IGNORECASE)
+_LOWER_CODE = CODE_PATTERN.replace("A-Z", "a-z")
+_CODE = re.compile(rf"(?<![\w-])(?P<code>{_LOWER_CODE})(?![\d])(?!\s*(?:series|range|family)\b)")
 # Numbers that look like a mistyped 97xxx code: 4 or 6 digits starting 97.
-_CODE_ONLY = re.compile(CODE_PATTERN, re.IGNORECASE)  # "97010" before "minutes" is a code
+_CODE_ONLY = re.compile(_LOWER_CODE)  # "97010" before "minutes" is a code
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
 _CODE_MINUTES = re.compile(r"\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
 _BARE_MINUTES = re.compile(r"\s+(\d{1,3})(?![\d:/]|[.,]\d|\s*(?:units?|x)\b)")  # "97110 33 97140 7"
@@ -217,10 +218,10 @@ class Parser:
         self._names = {**{w: ("code", c) for w, c in codes.aliases.items()},
                        **{w: ("technique", t.id) for w, t in codes.technique_words.items()}}
         alias_alt = trie_pattern(self._names)
-        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])", re.IGNORECASE) if alias_alt else None
+        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])") if alias_alt else None  # lower-cased text
         self._rule_words = {**{w: ("rule", r) for w, r in rules.words.items()},
                             **{w: ("payer", p.name) for w, p in rules.payers.items()}}
-        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(self._rule_words)})(?![\w-])", re.IGNORECASE)
+        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(self._rule_words)})(?![\w-])")  # lower-cased text
 
     def parse(self, raw: str) -> Request:
         text = strip_slack_markup(raw or "")
@@ -237,7 +238,7 @@ class Parser:
 
         work = norm
         rule, payer, said, conflict = None, None, [], None
-        first = self._rule.search(work)
+        first = self._rule.search(_lower(work))
         if first:
             rule, payer, said, conflict, spans = self._rules_named(work, first.start())
             work = _blank(work, spans)
@@ -312,9 +313,10 @@ class Parser:
         rules: dict[str, str] = {}  # rule name -> word as written
         payers: dict[str, str] = {}  # payer name -> word as written
         spans = []
-        for m in self._rule.finditer(work, start):
-            kind, value = self._rule_words[m.group(0).lower()]
-            (rules if kind == "rule" else payers).setdefault(value, m.group(0))
+        low = _lower(work)
+        for m in self._rule.finditer(low, start):
+            kind, value = self._rule_words[m.group(0)]
+            (rules if kind == "rule" else payers).setdefault(value, work[m.start():m.end()])
             spans.append(m.span())
         said = [*payers.values(), *rules.values()]
         payer = next(iter(payers), None)
@@ -332,6 +334,7 @@ class Parser:
 
     def _scan(self, work: str) -> _Scan:
         """Durations, codes, names and technique words of one visit, paired."""
+        work = _lower(work)
         problems: list[Problem] = []
         notes: list[str] = []
         tokens: list[tuple[int, int, str, object]] = []  # (start, end, kind, value)
@@ -427,11 +430,19 @@ class Parser:
         return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration)
 
 
+def _lower(text: str) -> str:
+    """`text` lower-cased, each character staying at its position (a few Unicode letters lower-case to
+    two characters: those are kept as they are)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
 def _is_question(text: str) -> bool:
     if "?" in text:
         return True
-    lower = text.lower()
-    return bool((_QUESTION_LOWER if len(lower) == len(text) else _QUESTION).search(lower))
+    return bool(_QUESTION_LOWER.search(_lower(text)))
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
