@@ -29,7 +29,7 @@ def _bot() -> Answerer:
     return Answerer.from_knowledge()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.lists(st.sampled_from(WORDS), max_size=16))
 def test_the_new_grammar_never_raises(words):
     text = " ".join(words)
