@@ -52,6 +52,7 @@ HELP_EXAMPLES = (
     "25 min manual therapy + 20 min NMR",
     "97110: 33, 97140: 7, 97010",
     "40 min 97140 ama",
+    "Pt 1: 40 min 97140. Pt 2: 25 min 97124",
     "how many minutes for 3 units?",
     "can I bill 97124 and 97140 together?",
     "do I need an NPI?",
