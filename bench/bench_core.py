@@ -1,6 +1,9 @@
 """Foundation targets: in-process latency of a units message, batch throughput of
 `billing-bot ask --json -`, and start-up time of `billing-bot ask` against a bare import
-of yaml + rapidfuzz + sqlite_utils in the same environment."""
+of yaml + rapidfuzz + sqlite_utils in the same environment.
+
+Issue #11: the message mix has 20% multi-visit notes ("Pt 1: ... Pt 2: ...", days, dates) and
+time words; and a 40,000-character message with 200 "Pt N:" labels must answer in < 50 ms."""
 
 from __future__ import annotations
 
@@ -41,18 +44,81 @@ def units_messages(n: int, seed: int = 7) -> list[str]:
     return out
 
 
+LABELS = ["Pt {i}:", "patient {L}", "visit {i}:", "{day}", "11/{i}"]
+DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+TIME_FORMS = ["{c} from 2:00 to 2:{mm:02d}", "{c} 2pm-2:{mm:02d}pm", "massage {m} min at 10:30", "{c} 20 + {m} min",
+              "an hour and a quarter of {c}", "1 1/2 hours {c}"]
+
+
+def multi_visit_message(rnd: random.Random) -> str:
+    """A note of two to four visits, each one to two codes, labelled the ways therapists label them."""
+    form = rnd.choice(LABELS)
+    visits = []
+    for i in range(rnd.randint(2, 4)):
+        label = form.format(i=i + 1, L="ABCD"[i], day=DAYS[i])
+        parts = [f"{rnd.randint(5, 60)} min {rnd.choice(CODES + NAMES)}" for _ in range(rnd.choice([1, 1, 2]))]
+        visits.append(f"{label} {' and '.join(parts)}")
+    return rnd.choice(["; ", ". ", ", "]).join(visits)
+
+
+def mixed_messages(n: int, seed: int = 7) -> list[str]:
+    """The units mix with 20% multi-visit notes and 5% of the new time forms."""
+    rnd = random.Random(seed)
+    singles = iter(units_messages(n, seed))
+    out = []
+    for _ in range(n):
+        r = rnd.random()
+        if r < 0.20:
+            out.append(multi_visit_message(rnd))
+        elif r < 0.25:
+            out.append(rnd.choice(TIME_FORMS).format(c=rnd.choice(CODES), m=rnd.randint(5, 40),
+                                                     mm=rnd.randint(10, 59)))
+        else:
+            out.append(next(singles))
+    return out
+
+
+def long_message(labels: int = 200, size: int = 40_000) -> str:
+    """`labels` "Pt N:" visits padded with the free text of real notes to `size` characters."""
+    rnd = random.Random(3)
+    per = size // labels
+    out = []
+    for i in range(1, labels + 1):
+        head = f"Pt {i}: {rnd.randint(5, 60)} min 97124 and {rnd.randint(5, 40)} min manual therapy. "
+        pad = "tolerated well, no complaints, home care advice given and discussed with the client "
+        out.append((head + pad * (per // len(pad) + 1))[: per - 1] + " ")
+    return "".join(out)[:size]
+
+
+def bench_long(answerer: Answerer, runs: int = 20) -> dict:
+    message = long_message()
+    answer = answerer.answer(message)
+    assert "units" == answer.kind and 200 == len(answer.visits), (answer.kind, len(answer.visits))
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter_ns()
+        answerer.answer(message)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    times.sort()
+    return {"chars": len(message), "visits": len(answer.visits), "median_ms": times[len(times) // 2],
+            "max_ms": times[-1]}
+
+
 def bench_in_process(answerer: Answerer, messages: list[str]) -> dict:
     for m in messages[:500]:
         answerer.answer(m)  # warm up
     times = []
+    cpu0 = time.process_time()
     for m in messages:
         t0 = time.perf_counter_ns()
         a = answerer.answer(m)
         times.append((time.perf_counter_ns() - t0) / 1e6)
         assert a.kind in ("units", "error"), (m, a.kind)
+    cpu = time.process_time() - cpu0
     times.sort()
+    # CPU time per message too: on a shared machine the wall-clock tail is mostly other processes
     return {"n": len(times), "p50_ms": times[len(times) // 2], "p99_ms": times[int(len(times) * 0.99)],
-            "max_ms": times[-1]}
+            "max_ms": times[-1], "cpu_us": cpu / len(times) * 1e6}
 
 
 def _bin() -> str:
@@ -64,16 +130,28 @@ def bench_batch(messages: list[str]) -> dict:
         src = Path(tmp) / "notes.txt"
         src.write_text("\n".join(messages) + "\n")
         env = {**os.environ, "BILLING_BOT_DB": str(Path(tmp) / "bench.db")}
-        best = None
+        best, best_cpu = None, 0.0
         for _ in range(3):
             with src.open("rb") as fh:
                 t0 = time.perf_counter()
+                cpu0 = _children_cpu()
                 r = subprocess.run([_bin(), "ask", "--json", "-"], check=False, stdin=fh, capture_output=True, env=env, cwd=tmp)
                 elapsed = time.perf_counter() - t0
+                cpu = _children_cpu() - cpu0
             assert r.returncode == 0, r.stderr.decode()[-2000:]
             assert len(r.stdout.splitlines()) == len(messages)
-            best = elapsed if best is None else min(best, elapsed)
-    return {"lines": len(messages), "seconds": best, "per_second": len(messages) / best}
+            if best is None or elapsed < best:
+                best, best_cpu = elapsed, cpu
+    return {"lines": len(messages), "seconds": best, "per_second": len(messages) / best,
+            "per_cpu_second": len(messages) / best_cpu if best_cpu else 0.0}
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by finished child processes (the batch and its workers)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _median_run(cmd: list[str], runs: int, env: dict) -> float:
@@ -95,12 +173,17 @@ def bench_startup(runs: int = 15) -> dict:
 
 def main() -> None:
     answerer = Answerer.from_knowledge()
-    r = bench_in_process(answerer, units_messages(20_000))
-    print(f"in-process units message: n={r['n']} p50={r['p50_ms']:.3f} ms p99={r['p99_ms']:.3f} ms "
-          f"max={r['max_ms']:.2f} ms  (target p99 <= 0.5 ms)")
-    b = bench_batch(units_messages(10_000, seed=11))
-    print(f"batch `billing-bot ask --json -`: {b['lines']} lines in {b['seconds']:.2f} s = "
-          f"{b['per_second']:,.0f} messages/s  (target >= 5,000/s)")
+    r = bench_in_process(answerer, mixed_messages(20_000))
+    print(f"in-process units message (20% multi-visit): n={r['n']} p50={r['p50_ms']:.3f} ms "
+          f"p99={r['p99_ms']:.3f} ms max={r['max_ms']:.2f} ms, {r['cpu_us']:.0f} us CPU/message  "
+          "(target p99 <= 0.5 ms)")
+    long = bench_long(answerer)
+    print(f"one {long['chars']:,}-character message of {long['visits']} \"Pt N:\" visits: "
+          f"median {long['median_ms']:.1f} ms, max {long['max_ms']:.1f} ms  (target < 50 ms)")
+    b = bench_batch(mixed_messages(10_000, seed=11))
+    print(f"batch `billing-bot ask --json -` (20% multi-visit): {b['lines']} lines in {b['seconds']:.2f} s = "
+          f"{b['per_second']:,.0f} messages/s ({b['per_cpu_second']:,.0f} per CPU-second, {os.cpu_count()} CPUs)  "
+          "(target >= 5,000/s)")
     s = bench_startup()
     print(f"start-up: `billing-bot ask \"40 min 97140\"` {s['ask_s'] * 1000:.0f} ms vs "
           f"`python -c \"import yaml, rapidfuzz, sqlite_utils\"` {s['baseline_s'] * 1000:.0f} ms = "

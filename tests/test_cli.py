@@ -118,6 +118,7 @@ def test_interactive_chat_on_a_terminal(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BILLING_BOT_"))}
     env["BILLING_BOT_LOG_CLI"] = "0"
+    env["BILLING_BOT_DB"] = str(tmp_path / "chat.db")  # the follow-up state lives there
     pid, fd = pty.fork()
     if pid == 0:  # child: the chat, on the pty
         os.chdir(tmp_path)
@@ -135,19 +136,29 @@ def test_interactive_chat_on_a_terminal(tmp_path):
                     break
 
     read_until(b"you> ")
-    os.write(fd, b"40 min 97140\n")
-    read_until(b"3 units")
+    os.write(fd, b"97110 33, 97140 7\n")
     read_until(b"you> ", marker_count=2)
     os.write(fd, b"\n")  # an empty Enter answers nothing: just the next prompt
     read_until(b"you> ", marker_count=3)
+    out, first = b"", out
+    os.write(fd, b"what about ama?\n")  # a follow-up of the note above, in the same session
+    read_until(b"you> ")
     # Ctrl-D at the prompt (readline reads it in raw mode, so only once the prompt is up)
     os.write(fd, b"\x04")
     _, status = os.waitpid(pid, 0)
-    assert b"local chat" in out and b"3 units of 97140" in out
-    assert b"no Slack tokens are set" in out and b"Connect to Slack" in out  # why local, how to connect
-    assert b"Questions are not logged." in out  # BILLING_BOT_LOG_CLI=0
-    assert 1 == out.count(b"3 units of 97140") and 3 == out.count(b"you> ")
+    assert b"local chat" in first
+    assert b"no Slack tokens are set" in first and b"Connect to Slack" in first  # why local, how to connect
+    assert b"Questions are not logged." in first  # BILLING_BOT_LOG_CLI=0
+    assert 3 == first.count(b"you> ")  # the empty line got no answer, only the next prompt
+    # CMS: 40 min total -> 3 units (97110 2 full blocks, the extra unit to 97140's larger leftover 7 > 3).
+    assert 1 == first.count(b"3 timed units for 40 timed minutes")
+    # AMA: each code alone: 33 min -> 2 units, 7 min -> 0 units.
+    assert b"under the AMA/CPT midpoint rule" in out and b"2 timed units for 40 timed minutes" in out
     assert 0 == os.waitstatus_to_exitcode(status)
+    import sqlite3
+
+    [(state,)] = sqlite3.connect(tmp_path / "chat.db").execute("select state from conversations").fetchall()
+    assert "ama" == json.loads(state)["rule"]
 
 
 def test_serve_without_tokens_says_what_is_missing(tmp_path):

@@ -85,7 +85,9 @@ def test_reverse_question():
     "text, kind, detail",
     [("-5 min 97124", "negative", "-5 min"), ("30 hours 97124", "too_long", "30 hours"),
      ("97122 40 min", "retired_code", "97122"), ("97001", "retired_code", "97001"),
-     ("40 min 99213", "unknown_code", "99213"), ("9714 40 min", "almost_code", "9714"),
+     ("40 min 99213", "outside_code", "99213"), ("40 min 12345", "unknown_code", "12345"),
+         ("9714 40 min", "almost_code", "9714"), ("971400 40 min", "almost_code", "971400"),
+         ("10:30 97124", "unsure_time", "10:30"), ("30 min nmt", "ask_code", "nmt"), ("cms ama 40 min 97140", "rule_conflict", "cms (cms) or ama (ama)"),
      ("7.5 min 97124", "fraction", "7.5 min = 7.5 min")],
 )
 def test_problems(text, kind, detail):

@@ -35,10 +35,15 @@ class _Ctx:
         """Record the question in the query log (off the answer path: a background writer)."""
         if not self.logging:
             return
-        from bot.storage.querylog import QueryLog, QueryRecord
+        from bot.storage.querylog import QueryRecord
 
+        self.querylog().record_query(QueryRecord.from_answer(answer, surface=surface, latency_ms=latency_ms))
+
+    def querylog(self):
+        """The SQLite file's writer (query log, follow-up state), started on first use."""
         if self._log is None:
             from bot.config import prepare_db_folder
+            from bot.storage.querylog import QueryLog
 
             s = self.settings
             prepare_db_folder(s)
@@ -46,7 +51,7 @@ class _Ctx:
             self._log = QueryLog(
                 s.db_path, store_text=s.store_text, purge_days=s.purge_days, busy_timeout=0.25
             ).start(load_state=False)
-        self._log.record_query(QueryRecord.from_answer(answer, surface=surface, latency_ms=latency_ms))
+        return self._log
 
     def close(self) -> None:
         """Drain the query log before the process ends. If the database can't be written, give up
@@ -223,10 +228,17 @@ def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None, lo
         obj.close()
 
 
-def _answer(obj: _Ctx, text: str, rule: str | None, surface: str):
+def _answer(obj: _Ctx, text: str, rule: str | None, surface: str, conversation=None):
+    """One answer, logged. `conversation` is (store, key) in the chat: the message may follow up."""
     answerer = obj.answerer(rule)
     started = time.perf_counter()
-    answer = answerer.answer(text, rule=rule)
+    if conversation is None:
+        answer = answerer.answer(text, rule=rule)
+    else:
+        store, key = conversation
+        answer = answerer.answer(text, rule=rule, previous=store.get(key), conversation=True)
+        if answer.state is not None:
+            store.put(key, answer.state)
     obj.log(answer, surface, (time.perf_counter() - started) * 1000)
     return answer
 
@@ -269,11 +281,18 @@ def _banner(obj: _Ctx) -> str:
 
 
 def _chat(obj: _Ctx, rule: str | None) -> None:
+    """The terminal chat: one conversation, so "what about ama?" follows up the last units answer."""
+    import os
+
+    from bot.storage.conversations import Conversations
+
     try:
         import readline  # noqa: F401 - input() gets line editing and history where available
     except ImportError:
         pass
     answerer = obj.answerer(rule)
+    conversation = (Conversations(obj.querylog(), store_text=obj.settings.store_text),
+                    f"cli:{os.getpid()}:{time.time_ns()}")
     click.echo(_banner(obj))
     click.echo(f"Default rule: {answerer.resolve_rule(rule).title}.")
     while True:
@@ -286,7 +305,7 @@ def _chat(obj: _Ctx, rule: str | None) -> None:
             continue  # an empty Enter answers nothing
         if text.strip().lower() in ("quit", "exit", ":q"):
             return
-        click.echo(_render(_answer(obj, text, rule, surface="cli"), False))
+        click.echo(_render(_answer(obj, text, rule, surface="cli", conversation=conversation), False))
         click.echo()
 
 

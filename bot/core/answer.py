@@ -12,20 +12,23 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from rapidfuzz.distance import OSA
-
+from bot.core import followup
 from bot.core.codes import KNOWLEDGE_DIR, CodeTable, Rule, RuleBook, load_code_table, load_rule_book
 from bot.core.errors import UnknownRule
-from bot.core.model import Answer, Source, Suggestion, UnitLine
+from bot.core.model import Answer, Source, Suggestion, UnitLine, Visit
 from bot.core.parse import MAX_MINUTES, Parser, Request, Segment
-from bot.core.units import Allocation, Item, allocate, minutes_range, minutes_to_next_unit, units_for
+from bot.core.units import Allocation, Item, allocate, minutes_range, units_for
 
+PLAUSIBLE_MINUTES = 4 * 60  # more timed minutes than this for one patient on one day: say so
 DISCLAIMER = "Rules vary by payer and state; this is billing guidance, not legal advice."
 _GREETINGS = {"hi", "hello", "hey", "help", "usage", "start", "menu", "yo", "howdy", "commands"}
 # Words that, next to code numbers, still make a short note a unit request ("97010 please").
 _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "pls", "min", "mins", "today", "session",
                "visit", "with", "and", "how", "many", "calc", "calculate", "the", "a", "did", "i", "we"}
 
+_UNIT_WORDS |= {"on", "pt", "patient", "client", "today", "yesterday", "tx", "treated", "done", "then", "total",
+                "in", "am", "pm", "session", "sessions"}
+_READ_PROBLEMS = {"ask_code", "unsure_time", "unknown_code", "outside_code", "almost_code"}
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
 # "how many units is 40 minutes?", "is 53 minutes 3 or 4 units": a unit sum even without a code
 _HOW_MANY_UNITS = re.compile(r"\bhow\s+many\s+units\b|\b\d+\s+or\s+\d+\s+units?\b", re.IGNORECASE)
@@ -49,6 +52,7 @@ HELP_EXAMPLES = (
     "25 min manual therapy + 20 min NMR",
     "97110: 33, 97140: 7, 97010",
     "40 min 97140 ama",
+    "Pt 1: 40 min 97140. Pt 2: 25 min 97124",
     "how many minutes for 3 units?",
     "can I bill 97124 and 97140 together?",
     "do I need an NPI?",
@@ -76,6 +80,11 @@ def _checked(last_verified, sources: tuple[Source, ...]) -> str:
     if undated:
         line += f"{';' if not years else ','} {_plural(undated, 'source')} undated"
     return line
+
+
+def _join(lead: str, text: str, notes: tuple[str, ...]) -> str:
+    """The answer text: what a follow-up carried over, the units, then how the message was read."""
+    return "\n".join([*([lead] if lead else []), text, *(f"_{n}_" if not n.startswith("_") else n for n in notes)])
 
 
 def _plural(n: int, word: str = "unit") -> str:
@@ -161,29 +170,120 @@ class Answerer:
 
     # -- routing ------------------------------------------------------------------------------------
     def answer(
-        self, message: str, *, rule: str | None = None, rule_from: str | None = None, state: str | None = None
+        self,
+        message: str,
+        *,
+        rule: str | None = None,
+        rule_from: str | None = None,
+        home_state: str | None = None,
+        previous: dict | None = None,
+        conversation: bool = False,
     ) -> Answer:
         """Answer one message. `rule` is the caller's default (channel setting, --rule); a rule named
-        in the message wins over it. `rule_from` says where the caller's default came from, for the
-        context line; `state` (e.g. "WA") is preferred among state-specific entries when the
-        question names no state."""
+        in the message wins over it.
+
+        :param rule_from: where the caller's default came from, for the context line.
+        :param home_state: the asker's state (e.g. "WA"), preferred among state-specific entries when
+            the question names no state.
+        :param conversation: the message comes from a conversation (DM, thread, chat), so it may be a
+            follow-up of `previous`, the `state` of the last units answer there (None: nothing to follow).
+        """
         req = self.parser.parse(message)
         if not req.text or req.text.lower().strip("!?. ") in _GREETINGS:
             return self.help(req.text)
+        if conversation:
+            follow = followup.read(req)
+            if follow is not None and previous is not None:
+                answer = self._follow(follow, previous, req, rule)
+                if answer is not None:
+                    return answer
+            elif follow is not None and not follow.standalone:
+                return Answer(
+                    "no_match",
+                    "There's no earlier units question here for me to change (I keep the last one of a "
+                    "conversation for a few hours). Send the whole note, e.g. `40 min 97140 ama`.",
+                    context=(DISCLAIMER,), query=req.text)
         try:
             chosen = self.resolve_rule(req.rule or rule)
         except UnknownRule as exc:
             return Answer("error", escape(str(exc)), query=req.text)
         if self._is_units_request(req):
             return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
-        return self._faq(req, state)
+        return self._faq(req, home_state)
+
+    def _follow(self, follow: followup.FollowUp, previous: dict, req: Request, rule: str | None) -> Answer | None:
+        """The previous question with the follow-up's change, worked out again; None when `previous`
+        is not a state this version can read (then the message is answered on its own)."""
+        try:
+            visits = [(str(v["label"]), [(str(c), None if m is None else int(m)) for c, m in v["lines"]])
+                      for v in previous["visits"]]
+            if not visits or any(c not in self.codes.codes for _, pairs in visits for c, _ in pairs):
+                return None
+            before = self.resolve_rule(previous.get("rule"))
+        except (KeyError, TypeError, ValueError, UnknownRule):
+            return None
+        changes: list[str] = []
+        same = "Same visits as above" if len(visits) > 1 else "Same visit as above"
+        if len(visits) > 1 and (follow.minutes is not None or follow.set or follow.add or follow.remove):
+            return Answer("error", f"The note above had {len(visits)} visits: send it again with the change, so I "
+                          "know which visit it is for.", query=req.text)
+        pairs = list(visits[0][1])
+        timed = [c for c, _ in pairs if self.codes.codes[c].timed]
+        if follow.minutes is not None:
+            if len(timed) != 1:
+                names = " or ".join(timed) or "which code"
+                return Answer("error", f"Which code gets {follow.minutes} min: {names}? Ask like "
+                              f"`what if {timed[0] if timed else '97124'} was {follow.minutes} min`.", query=req.text)
+            pairs = [(c, follow.minutes if c == timed[0] else m) for c, m in pairs]
+            changes.append(f"with {timed[0]} at {follow.minutes} min")
+        for seg in follow.set:
+            if any(c == seg.code for c, _ in pairs):
+                pairs = [(c, seg.minutes if c == seg.code else m) for c, m in pairs]
+            else:
+                pairs.append((seg.code, seg.minutes))
+            changes.append(f"with {seg.code} at {seg.minutes} min")
+        if follow.add:
+            pairs += [(s.code, s.minutes) for s in follow.add]
+            changes.append("plus " + ", ".join(f"{s.minutes} min {s.code}" if s.minutes is not None else s.code
+                                               for s in follow.add))
+        if follow.remove:
+            missing = [c for c in follow.remove if all(c != p for p, _ in pairs)]
+            if missing:
+                return Answer("error", f"{', '.join(missing)} wasn't in the visit above, so there's nothing to take "
+                              "out. Send the whole note if it changed.", query=req.text)
+            pairs = [(c, m) for c, m in pairs if c not in follow.remove]
+            if not pairs:
+                return Answer("error", "That takes out every code of the visit above: nothing is left to bill.",
+                              query=req.text)
+            changes.append("without " + ", ".join(follow.remove))
+        missing_minutes = [c for c, m in pairs if m is None and self.codes.codes[c].timed]
+        if missing_minutes:
+            return Answer("error", f"{missing_minutes[0]} is a timed code: how many minutes? Ask like "
+                          f"`and 15 min {missing_minutes[0]}`.", query=req.text)
+        chosen, notes, payer = before, (), previous.get("payer")
+        if follow.rule:
+            try:
+                chosen = self.resolve_rule(req.rule or rule)
+            except UnknownRule as exc:
+                return Answer("error", escape(str(exc)), query=req.text)
+            payer = req.payer
+            notes = self._notes(req, chosen)
+            changes.append(f"for {escape(req.payer)}" if req.payer and not req.rule else f"under the {chosen.title}")
+        lead = f"_{same}, {' and '.join(changes)}:_"
+        return self.work_out([(visits[0][0], pairs)] if len(visits) == 1 else visits, chosen, lead=lead,
+                             notes=notes, query=req.text, payer=payer)
 
     def _is_units_request(self, req: Request) -> bool:
         """Units or question? Notes ("40 min 97140", "97010") are units; questions that merely
         mention minutes ("does a unit need a full 15 min?") go to the knowledge base."""
         note = all(w in _UNIT_WORDS for w in req.leftover_words)  # only codes, minutes and filler words
-        if req.reverse_units is not None:
+        if req.reverse_units is not None or (req.visits and req.segments):
             return True
+        if req.claimed_units is not None and req.has_minutes:
+            return True  # "billed 4 units for 50 min": check the claim
+        if any(p.kind in _READ_PROBLEMS for p in req.problems) and (
+                req.has_minutes or any(p.kind == "ask_code" for p in req.problems)):
+            return True  # "30 min NMT", "40 min 12345", "10:30 97124": say what needs asking
         if any(p.kind in ("negative", "too_long") for p in req.problems) and (req.segments or note):
             return True  # a note with impossible minutes gets told so; "is a 600 hour program enough?" is a question
         if req.has_minutes:
@@ -208,38 +308,86 @@ class Answerer:
 
     # -- units --------------------------------------------------------------------------------------
     def _units(self, req: Request, rule: Rule) -> Answer:
-        error = self._input_error(req)
+        error = self._input_error(req, rule)
         if error:
             return error
-        if req.reverse_units is not None and not req.segments:
+        if req.reverse_units is not None and not req.has_minutes:
             return self._reverse(req, rule)
         if not req.segments:
             return self._minutes_only(req, rule)
+        visits = [(v.label, [(s.code, s.minutes) for s in v.segments]) for v in req.visits] or [
+            ("", [(s.code, s.minutes) for s in req.segments])]
+        return self.work_out(visits, rule, claimed=req.claimed_units, notes=self._notes(req, rule), query=req.text,
+                             payer=req.payer, warnings=req.technique_warnings)
 
-        items = [Item(s.code, s.minutes, self.codes.codes[s.code].timed) for s in req.segments]
-        alloc = allocate(items, rule)
-        lines = tuple(
-            UnitLine(a.code, a.minutes, a.units, a.timed, self.codes.codes[a.code].name) for a in alloc.lines
-        )
-        warnings = self._unit_warnings(req, alloc)
-        text = self._units_text(alloc, rule)
-        other = self._compare(items, rule, alloc)
-        if other:
-            text += "\n" + other
-        return Answer(
-            "units",
-            text,
-            context=self._rule_context(rule),
-            warnings=tuple(warnings),
-            rule=rule.name,
-            total_minutes=alloc.total_minutes,
-            total_units=alloc.total_units,
-            lines=lines,
-            query=req.text,
-        )
+    def work_out(self, visits: list[tuple[str, list[tuple[str, int | None]]]], rule: Rule, *,
+                 claimed: int | None = None, notes: tuple[str, ...] = (), lead: str = "", query: str = "",
+                 payer: str | None = None, warnings: tuple[str, ...] = ()) -> Answer:
+        """The units of one visit, or of each visit on its own: `visits` is [(label, [(code, minutes)])].
 
-    def _input_error(self, req: Request) -> Answer | None:
-        """Input the bot understood to be wrong: say what, and how to ask instead."""
+        Also what a follow-up calls with the previous question changed (`lead` says what was carried)."""
+        extra = warnings
+        done = []
+        for label, pairs in visits:
+            items = [Item(code, minutes, self.codes.codes[code].timed) for code, minutes in pairs]
+            alloc = allocate(items, rule)
+            done.append((label, items, alloc, self._unit_warnings(alloc)))
+        state = {"rule": rule.name, "payer": payer,
+                 "visits": [{"label": label, "lines": [[it.code, it.minutes] for it in items]}
+                            for label, items, _, _ in done]}
+        if len(done) == 1:
+            _, items, alloc, warnings = done[0]
+            text = self._units_text(alloc, rule, claimed=claimed)
+            other = self._compare(items, rule, alloc)
+            if other:
+                text += "\n" + other
+            lines = tuple(UnitLine(a.code, a.minutes, a.units, a.timed, self.codes.codes[a.code].name)
+                          for a in alloc.lines)
+            return Answer("units", _join(lead, text, notes), context=self._rule_context(rule),
+                          warnings=tuple(dict.fromkeys((*extra, *warnings))), rule=rule.name, total_minutes=alloc.total_minutes,
+                          total_units=alloc.total_units, lines=lines, query=query, state=state)
+
+        out_visits, all_lines, all_warnings = [], [], []
+        rows = []
+        for i, (label, _, alloc, warnings) in enumerate(done):
+            lines = tuple(UnitLine(a.code, a.minutes, a.units, a.timed, self.codes.codes[a.code].name, visit=i)
+                          for a in alloc.lines)
+            out_visits.append(Visit(label, alloc.total_minutes, alloc.total_units, lines, tuple(warnings)))
+            all_lines += lines
+            all_warnings += [f"{escape(label)}: {w}" for w in warnings]
+            detail = ", ".join(
+                f"{a.code} {a.minutes} min -> {_plural(a.units)}" if a.timed else f"{a.code} untimed -> 1 unit"
+                for a in alloc.lines)
+            rows.append(f"• *{escape(label)}*: *{_plural(alloc.total_units)}* ({detail})")
+        total_units = sum(v.total_units for v in out_visits)
+        total_minutes = sum(v.total_minutes for v in out_visits)
+        head = (f"*{_plural(total_units, 'timed unit')}* over {len(done)} visits, each worked out on its own "
+                f"under the {rule.title}:")
+        text = "\n".join([head, *rows])
+        return Answer("units", _join(lead, text, notes), context=self._rule_context(rule),
+                      warnings=tuple(dict.fromkeys((*extra, *all_warnings))), rule=rule.name, total_minutes=total_minutes,
+                      total_units=total_units, lines=tuple(all_lines), visits=tuple(out_visits), query=query,
+                      state=state)
+
+    def _notes(self, req: Request, rule: Rule) -> tuple[str, ...]:
+        """What the answer says about how it read the message: payer without a profile, a rule word
+        that lost to the payer's profile, technique words and clock times."""
+        notes: list[str] = []
+        if req.payer:
+            profile = self.rules.payers[req.payer.lower()] if req.payer.lower() in self.rules.payers else None
+            profile = profile or next((p for p in self.rules.payers.values() if p.name == req.payer), None)
+            if profile is not None and profile.rule is None:
+                how = " as you asked" if req.rule else "; ask the payer which method it uses"
+                notes.append(f"No profile for {escape(req.payer)}: {rule.title} used{how}.")
+            elif profile is not None:
+                lost = [w for w in req.rule_said if self.rules.words.get(w.lower()) not in (None, rule.name)]
+                if lost:
+                    notes.append(f"{escape(req.payer)} claims follow the {rule.title}, so I used it, not "
+                                 f"{', '.join(f'`{escape(w)}`' for w in lost)}.")
+        return tuple(notes) + req.notes
+
+    def _input_error(self, req: Request, rule: Rule) -> Answer | None:
+        """Input the bot understood to be wrong or can't read with confidence: say what, and how to ask."""
         how = "Ask like `40 min 97140` or `25 min 97124 + 15 min 97140`."
         for p in req.problems:
             if p.kind == "negative":
@@ -257,12 +405,39 @@ class Answerer:
                               suggestions=tuple(Suggestion(c, self.codes.codes[c].name) for c in r.replacements))
             if p.kind in ("unknown_code", "almost_code"):
                 return self._unknown_code(p.detail, req.text, how)
-        timed_total = sum(s.minutes or 0 for s in req.segments if self.codes.codes[s.code].timed)
-        if timed_total + sum(req.loose_minutes) > MAX_MINUTES:
-            return Answer("error", f"That adds up to more than 24 hours on one day. {how}", query=req.text)
+            if p.kind == "outside_code":
+                return Answer(
+                    "no_match",
+                    f"`{escape(p.detail)}` is outside what I cover ({self.codes.outside_name(p.detail)}): I work out "
+                    "massage and physical-medicine units. Ask your billing office or the payer about that code.",
+                    context=(DISCLAIMER,), query=req.text)
+            if p.kind == "ask_code":
+                t = self.codes.techniques[p.detail]
+                choices = " or ".join(f"`30 min {c}`" for c in t.ask[:2])
+                return Answer("error", f"{t.note} Ask again with the code, e.g. {choices}.", query=req.text,
+                              suggestions=tuple(Suggestion(c, self.codes.codes[c].name) for c in t.ask))
+            if p.kind == "unsure_time":
+                return Answer(
+                    "error",
+                    f"I can't tell how long `{escape(p.detail)}` is: a time of day, or a duration? Give the minutes "
+                    "(`45 min 97124`) or the start and end (`2:00-2:45 97124`).",
+                    query=req.text)
+            if p.kind == "rule_conflict":
+                return Answer("error", f"You named more than one rule or payer ({escape(p.detail)}): which one applies? "
+                              "Ask again with one, e.g. `40 min 97140 ama`.", query=req.text)
+        for v in req.visits or (None,):
+            segments = v.segments if v else req.segments
+            loose = v.loose_minutes if v else req.loose_minutes
+            timed_total = sum(s.minutes or 0 for s in segments if self.codes.codes[s.code].timed)
+            where = f" for {escape(v.label)}" if v else ""
+            if timed_total + sum(loose) > MAX_MINUTES:
+                return Answer("error", f"That adds up to more than 24 hours on one day{where}. {how}", query=req.text)
+            if v and loose:
+                return Answer("error", f"Which code are the {sum(loose)} min{where}? Ask like "
+                              f"`{escape(v.label)}: {sum(loose)} min 97124`.", query=req.text)
         missing = [s for s in req.segments if s.minutes is None and self.codes.codes[s.code].timed]
         if missing and (req.reverse_units is None or req.has_minutes):
-            names = ", ".join(f"{s.code} ({self.codes.codes[s.code].name})" for s in missing)
+            names = ", ".join(f"{s.code} ({self.codes.codes[s.code].name})" for s in dict.fromkeys(missing))
             example = f"{30 if len(missing) == 1 else 20} min {missing[0].code}"
             return Answer(
                 "error",
@@ -273,22 +448,19 @@ class Answerer:
         return None
 
     def _unknown_code(self, code: str, text: str, how: str) -> Answer:
-        close = sorted(
-            (c for c in (*self.codes.codes, *self.codes.retired) if OSA.distance(code, c) <= 1),
-            key=lambda c: (OSA.distance(code, c), c),
-        )[:3]
-        hint = ""
+        close = self.codes.nearest(code)
         if close:
-            hint = " Did you mean " + " or ".join(
-                f"{c} ({self.codes.codes[c].name if c in self.codes.codes else 'retired'})" for c in close
-            ) + "?"
+            hint = " Did you mean " + " or ".join(f"{c} ({self.codes.codes[c].name})" for c in close) + "?"
+        else:
+            close = [c for c in ("97124", "97140", "97112") if c in self.codes.codes]
+            hint = " The massage codes are " + ", ".join(f"{c} ({self.codes.codes[c].name})" for c in close) + "."
         msg = (
-            f"I don't know code `{escape(code)}`: I cover massage and physical-medicine codes "
-            f"(try `billing-bot codes` or `/units codes`).{hint} {how}"
+            f"`{escape(code)}` is not a code I know, so I counted nothing for it (its minutes don't go to another "
+            f"code).{hint} I cover massage and physical-medicine codes (`billing-bot codes` or `/units codes`). {how}"
         )
         return Answer("error", msg, query=text, suggestions=tuple(Suggestion(c, c) for c in close))
 
-    def _unit_warnings(self, req: Request, alloc: Allocation) -> list[str]:
+    def _unit_warnings(self, alloc: Allocation) -> list[str]:
         warnings: list[str] = []
         present = {line.code for line in alloc.lines}
         for conflict in self.codes.conflicts_among(present):
@@ -302,6 +474,11 @@ class Answerer:
                     f"{line.code} is untimed: it bills 1 unit whatever the minutes, and its {line.minutes} min "
                     "don't count toward the timed total (document them as total treatment time)."
                 )
+        if alloc.total_minutes > PLAUSIBLE_MINUTES:
+            warnings.append(
+                f"{alloc.total_minutes} timed minutes is more than {PLAUSIBLE_MINUTES // 60} hours of one-on-one "
+                "treatment for one patient on one day: check the minutes (a typo, or a clock time?)."
+            )
         if alloc.tied:
             codes = ", ".join(alloc.tied)
             warnings.append(
@@ -321,16 +498,16 @@ class Answerer:
                 f"{alloc.rule.title}: {capped} unit{'s' if capped != 1 else ''} over the {alloc.rule.cap}-unit visit "
                 "limit won't be paid. The payer pays the units in claim-line order, so list the most important first."
             )
-        if any(p.kind == "fraction" for p in req.problems):
-            warnings.append("Fractions of a minute were dropped: count whole minutes of direct treatment.")
-        return list(dict.fromkeys(warnings))
+        return warnings
 
-    def _units_text(self, alloc: Allocation, rule: Rule) -> str:
+    def _units_text(self, alloc: Allocation, rule: Rule, *, claimed: int | None = None) -> str:
         timed = [line for line in alloc.lines if line.timed]
         untimed = [line for line in alloc.lines if not line.timed]
         th = rule.threshold
         parts: list[str] = []
         name = self.codes.codes
+        if claimed is not None:
+            parts.append(self._claim_verdict(claimed, alloc.total_units, alloc.total_minutes, rule))
         if len(timed) == 1 and not untimed:
             line = timed[0]
             head = f"*{_plural(line.units)}* of {line.code} ({name[line.code].name}) for {line.minutes} min"
@@ -353,18 +530,34 @@ class Answerer:
                 for line in timed:
                     parts.append(f"• {line.code} {name[line.code].name}: {line.minutes} min -> *{_plural(line.units)}*"
                                  f" ({self._why(line, rule)})")
-            if t is not None:
-                nxt = minutes_to_next_unit(t, th)
-                parts.append(f"• {nxt} more timed min would bill {_plural(units_for(t, th) + 1)}.")
+            if claimed is not None and claimed > alloc.total_units:
+                pass  # asked about billing more than was done: no "N more minutes" line
+            elif rule.cap is not None and alloc.uncapped_units > alloc.total_units:
+                pass  # the "Capped at" line says it
+            elif rule.cap is not None and alloc.uncapped_units >= rule.cap:
+                parts.append(f"• {rule.cap} timed units is this payer's visit limit: more minutes add no paid unit.")
+            elif t is not None:
+                nxt = minutes_range(units_for(t, th) + 1, th)[0]
+                parts.append(f"• The next unit starts at {nxt} total timed minutes (bill only documented time).")
             elif len(timed) == 1:
                 line = timed[0]
-                parts.append(f"• {minutes_to_next_unit(line.minutes or 0, th)} more min would bill "
-                             f"{_plural(line.units + 1)}.")
+                nxt = minutes_range(units_for(line.minutes or 0, th) + 1, th)[0]
+                parts.append(f"• The next unit of {line.code} starts at {nxt} min (bill only documented time).")
         for line in untimed:
             parts.append(f"• {line.code} {name[line.code].name}: untimed -> *1 unit* (minutes don't count)")
         if rule.cap is not None and alloc.uncapped_units > alloc.total_units:
             parts.append(f"• Capped at {rule.cap} timed units per visit (from {alloc.uncapped_units}).")
         return "\n".join(parts)
+
+    @staticmethod
+    def _claim_verdict(claimed: int, supported: int, minutes: int, rule: Rule) -> str:
+        """A direct yes or no to "billed 4 units for 50 min": the minutes decide, never the other way."""
+        if claimed > supported:
+            return (f"*No*: {minutes} timed min supports *{_plural(supported)}* under the {rule.title}, not {claimed}. "
+                    "Bill only the minutes you treated and documented.")
+        if claimed == supported:
+            return f"*Yes*: {minutes} timed min supports *{_plural(supported)}*."
+        return f"*Yes*: {claimed} is within the *{_plural(supported)}* that {minutes} timed min supports."
 
     @staticmethod
     def _why(line, rule: Rule) -> str:
@@ -375,6 +568,8 @@ class Answerer:
         blocks = f"{line.full_blocks} full 15-min block{'s' if line.full_blocks != 1 else ''}"
         if line.extra:
             return f"{blocks} + 1 for its {line.leftover} leftover min"
+        if line.leftover >= rule.threshold:
+            return f"{blocks}; {line.leftover} leftover min, but the extra unit went to the larger leftover"
         if line.leftover:
             return f"{blocks}; {line.leftover} leftover min not enough for another unit"
         return blocks
@@ -406,8 +601,18 @@ class Answerer:
     def _reverse(self, req: Request, rule: Rule) -> Answer:
         n = req.reverse_units
         lo, hi = minutes_range(n, rule.threshold)
-        scope = "total timed minutes" if rule.method == "total" else "minutes of that code"
-        text = f"*{_plural(n)}* need {lo}-{hi} {scope} under the {rule.title}."
+        timed = [s.code for s in req.segments if self.codes.codes[s.code].timed]
+        untimed = [s.code for s in req.segments if not self.codes.codes[s.code].timed]
+        if untimed and not timed:
+            c = untimed[0]
+            text = f"{c} ({self.codes.codes[c].name}) is untimed: it bills *1 unit* per visit whatever the minutes."
+        elif len(set(timed)) == 1:
+            c = timed[0]
+            text = (f"*{_plural(n)}* of {c} ({self.codes.codes[c].name}) need {lo}-{hi} min of it under the "
+                    f"{rule.title}.")
+        else:
+            scope = "total timed minutes" if rule.method == "total" else "minutes of that code"
+            text = f"*{_plural(n)}* need {lo}-{hi} {scope} under the {rule.title}."
         if n == 0:
             text = f"Under {rule.threshold} minutes bills *no unit* under the {rule.title}."
         return Answer("units", text, context=self._rule_context(rule), rule=rule.name,
@@ -416,13 +621,16 @@ class Answerer:
     def _minutes_only(self, req: Request, rule: Rule) -> Answer:
         t = sum(req.loose_minutes)
         u = units_for(t, rule.threshold)
-        text = (
-            f"*{_plural(u)}*: {t} min -> {_plural(u)} ({_range(u, rule.threshold)}) under the {rule.title}. "
-            f"{minutes_to_next_unit(t, rule.threshold)} more min would bill {_plural(u + 1)}.\n"
-            "Name the code too for a per-code split, e.g. `40 min 97140`."
-        )
-        return Answer("units", text, context=self._rule_context(rule), rule=rule.name,
-                      total_minutes=t, total_units=u, query=req.text)
+        lines = []
+        if req.claimed_units is not None:
+            lines.append(self._claim_verdict(req.claimed_units, u, t, rule))
+        lines.append(f"*{_plural(u)}*: {t} min -> {_plural(u)} ({_range(u, rule.threshold)}) under the {rule.title}.")
+        if req.claimed_units is None or req.claimed_units <= u:
+            lines.append(f"The next unit starts at {minutes_range(u + 1, rule.threshold)[0]} min (bill only documented "
+                         "time).")
+        lines.append("Name the code too for a per-code split, e.g. `40 min 97140`.")
+        return Answer("units", _join("", "\n".join(lines), self._notes(req, rule)), context=self._rule_context(rule),
+                      rule=rule.name, total_minutes=t, total_units=u, query=req.text)
 
     def _rule_context(self, rule: Rule) -> tuple[str, ...]:
         ctx = [f"Rule: {rule.title}" + (f" ({rule.source.title})" if rule.source else "")]

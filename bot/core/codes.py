@@ -50,6 +50,34 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class Technique:
+    """A technique word that is not a code: either ask which code (`ask`) or use `code` and say so."""
+
+    id: str
+    words: tuple[str, ...]
+    note: str
+    ask: tuple[str, ...] = ()
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Outside:
+    """A range of real CPT codes the bot doesn't cover (answered no_match, never "mistyped")."""
+
+    range: tuple[str, str]
+    name: str
+
+
+@dataclass(frozen=True)
+class Payer:
+    """A payer named in a message; `rule` is None when the bot has no profile for it."""
+
+    name: str
+    words: tuple[str, ...]
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
 class Rule:
     """A unit rule or payer profile: how minutes become 15-minute units."""
 
@@ -79,10 +107,17 @@ def _record(cls, raw, path: Path, where: str):
 class CodeTable:
     """Every code the bot knows, the retired ones, and pairs payers refuse together."""
 
-    def __init__(self, codes: list[Code], retired: list[RetiredCode] = (), conflicts: list[Conflict] = ()):
+    def __init__(self, codes: list[Code], retired: list[RetiredCode] = (), conflicts: list[Conflict] = (),
+                 techniques: list[Technique] = (), outside: list[Outside] = ()):
         self.codes: dict[str, Code] = {c.code: c for c in codes}
         self.retired: dict[str, RetiredCode] = {r.code: r for r in retired}
         self.conflicts = tuple(conflicts)
+        self._conflicts_by_code: dict[str, list[tuple[frozenset, Conflict]]] = {}
+        for c in self.conflicts:  # indexed by its first code: most visits hold none of them
+            self._conflicts_by_code.setdefault(c.codes[0], []).append((frozenset(c.codes), c))
+        self.techniques: dict[str, Technique] = {t.id: t for t in techniques}
+        self.technique_words: dict[str, Technique] = {w.lower(): t for t in techniques for w in t.words}
+        self.outside = tuple(outside)
         self.aliases: dict[str, str] = {}
         for c in codes:
             for alias in c.aliases:
@@ -104,14 +139,29 @@ class CodeTable:
         return frozenset(self.codes) | frozenset(self.retired)
 
     def conflicts_among(self, codes: set[str]) -> list[Conflict]:
-        return [c for c in self.conflicts if set(c.codes) <= codes]
+        return [c for code in codes for pair, c in self._conflicts_by_code.get(code, ()) if pair <= codes]
+
+    def outside_name(self, code: str) -> str | None:
+        """The family of a real CPT code we don't cover (e.g. 99213 -> office visits), else None."""
+        for o in self.outside:
+            if o.range[0] <= code <= o.range[1]:
+                return o.name
+        return None
+
+    def nearest(self, code: str, n: int = 3) -> list[str]:
+        """Current codes one or two edits (a swap, a digit, one more or less) from `code`, nearest first."""
+        from rapidfuzz.distance import OSA
+
+        scored = sorted((OSA.distance(code, c), c) for c in self.codes)
+        return [c for d, c in scored if d <= (1 if len(code) == 5 else 2)][:n] or [c for d, c in scored if d <= 2][:n]
 
 
 class RuleBook:
     """The named unit rules (cms, ama) and payer profiles, with the words that pick them."""
 
-    def __init__(self, rules: list[Rule], default: str):
+    def __init__(self, rules: list[Rule], default: str, payers: list[Payer] = ()):
         self.rules: dict[str, Rule] = {r.name: r for r in rules}
+        self.payers: dict[str, Payer] = {w.lower(): p for p in payers for w in p.words}
         if default not in self.rules:
             raise KnowledgeError(f"default rule {default!r} is not defined")
         self.default = default
@@ -146,10 +196,13 @@ def load_code_table(path: Path = KNOWLEDGE_DIR / "codes.yaml") -> CodeTable:
         [_record(Code, c, path, f"codes[{i}]") for i, c in enumerate(data.get("codes") or [])],
         [_record(RetiredCode, r, path, f"retired[{i}]") for i, r in enumerate(data.get("retired") or [])],
         [_record(Conflict, c, path, f"conflicts[{i}]") for i, c in enumerate(data.get("conflicts") or [])],
+        [_record(Technique, t, path, f"techniques[{i}]") for i, t in enumerate(data.get("techniques") or [])],
+        [_record(Outside, o, path, f"outside[{i}]") for i, o in enumerate(data.get("outside") or [])],
     )
 
 
 def load_rule_book(path: Path = KNOWLEDGE_DIR / "rules.yaml") -> RuleBook:
     data = read_yaml(path)
     rules = [_record(Rule, r, path, f"rules[{i}]") for i, r in enumerate(data.get("rules") or [])]
-    return RuleBook(rules, str(data.get("default", "")))
+    payers = [_record(Payer, p, path, f"payers[{i}]") for i, p in enumerate(data.get("payers") or [])]
+    return RuleBook(rules, str(data.get("default", "")), payers)

@@ -410,17 +410,23 @@ class Matcher:
     # --- building the index -------------------------------------------------------------
 
     def add_entry(self, entry: Entry) -> None:
-        """Index a new entry (an approved draft); a known id is replaced by the new version."""
+        """Index a new entry (an approved draft); a known id is replaced by the new version, in
+        its own slot: candidates tied on shared words are shortlisted in slot order, so an entry
+        moved to the end would lose ties it used to win."""
         if entry.id in self._ids:
-            self._retire(self._ids[entry.id])
-        index = len(self._entries)
-        self._entries.append(entry)
-        self._ids[entry.id] = index
+            index = self._ids[entry.id]
+            self._retire(index)
+            self._entries[index] = entry
+        else:
+            index = len(self._entries)
+            self._entries.append(entry)
+            self._ids[entry.id] = index
+            self._entry_choices.append([])
+            self._word_choices.append({})
+            self._term_counts.append(Counter())
+            self._answer_words.append(frozenset())
         self._changed()  # the number of entries is in every weight
-        self._entry_choices.append([])
-        self._word_choices.append({})
-        self._term_counts.append(Counter())
-        self._answer_words.append(frozenset(self._normalise(entry.answer).words))
+        self._answer_words[index] = frozenset(self._normalise(entry.answer).words)
         self._learn(entry.answer)
         for word in self._answer_words[index]:
             self._count(word)
@@ -741,7 +747,8 @@ class Matcher:
             about = set().union(*(self._by_code.get(code, ()) for code in named)) if named else ()
             overlap = {i: shared for i, shared in overlap.items() if shared >= (floor / 2 if i in about else floor)}
         if len(overlap) > SHORTLIST:
-            overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=itemgetter(1)))
+            # ties in slot order (not postings order, which a replaced entry's re-indexing changes)
+            overlap = dict(heapq.nlargest(SHORTLIST, overlap.items(), key=lambda item: (item[1], -item[0])))
         query_text = " ".join(words)
         text_scores = {index: self._entry_score(index, weights, wq, query_text)[0] for index in overlap}
         text_scores.update(self._declined_scores(weights, wq, query_text))

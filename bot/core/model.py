@@ -20,9 +20,28 @@ class UnitLine(NamedTuple):
     units: int
     timed: bool
     name: str = ""  # short plain-language name, e.g. "Massage"
+    visit: int | None = None  # which visit (0-based) when the message names several
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "minutes": self.minutes, "units": self.units, "timed": self.timed}
+        out = {"code": self.code, "minutes": self.minutes, "units": self.units, "timed": self.timed}
+        if self.visit is not None:
+            out["visit"] = self.visit
+        return out
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One visit of a message that names several: worked out on its own (never pooled)."""
+
+    label: str  # as the user wrote it (raw: escape before echoing)
+    total_minutes: int
+    total_units: int
+    lines: tuple[UnitLine, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "total_minutes": self.total_minutes, "total_units": self.total_units,
+                "lines": [line.to_dict() for line in self.lines], "warnings": list(self.warnings)}
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ class Answer:
     total_minutes: int | None = None
     total_units: int | None = None
     lines: tuple[UnitLine, ...] = ()
+    visits: tuple[Visit, ...] = ()  # several visits named in one message (DESIGN.md `visits`)
     # kind == "faq"
     id: str | None = None
     score: float | None = None
@@ -76,6 +96,8 @@ class Answer:
     suggestions: tuple[Suggestion, ...] = ()
     # what the question was, after Slack markup was stripped (for the query log)
     query: str = field(default="", compare=False)
+    # the parsed units question, for a follow-up in the same conversation (bot.core.followup)
+    state: dict | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         """The JSON object of the contract (only the keys that belong to this kind)."""
@@ -88,6 +110,8 @@ class Answer:
                 "lines": [line.to_dict() for line in self.lines],
                 "warnings": list(self.warnings),
             }
+            if self.visits:
+                out["visits"] = [v.to_dict() for v in self.visits]
         elif self.warnings:
             out["warnings"] = list(self.warnings)
         if self.kind == "faq":

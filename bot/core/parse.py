@@ -13,6 +13,8 @@ import re
 from typing import NamedTuple
 
 from bot.core.codes import CODE_PATTERN, CodeTable, RuleBook
+from bot.core.times import normalize
+from bot.core.visits import split as split_visits
 
 MAX_MINUTES = 24 * 60  # nobody treats for more than a day on one date of service
 
@@ -22,27 +24,42 @@ _NUMBER_WORDS = {
     "thirty": 30, "forty": 40, "forty-five": 45, "forty five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
 }
 _NUM = r"(?:\d+(?:[.,]\d+)?|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
+# Where a duration can start: a digit, a minus, or a number word ("half an hour", "an hour"). Checked
+# first, so the alternatives below run only there (most positions of a message are inside words).
+_STARTS = "|".join(sorted({w.split()[0].split("-")[0] for w in _NUMBER_WORDS} | {"half", "an"}, key=len, reverse=True))
 _H = r"(?:hours?|hrs?|h)"
 _M = r"(?:minutes?|mins?|m)"
 _NOT_RULE = r"(?![\s-]*(?:minute\s+)?rule)"  # "8-minute rule" is a rule, not a duration
 
 # Order matters: the longest forms first. Every pattern is a whole duration.
 _DURATION = re.compile(
-    r"(?=[-\dotfsenah])(?<![\w.:-])(?P<neg>-)?(?:"
-    r"(?P<hm_h>\d{1,2}):(?P<hm_m>[0-5]\d)(?!\d)(?:\s*(?:hours?|hrs?|h)\b)?"  # 1:10
+    r"(?<![\w.:-])(?=[-\dotfsenah])(?=[-\d]|(?:" + _STARTS + r")(?![a-z]))(?P<neg>-)?(?:"
+    r"(?P<hm_h>\d{1,2}):(?P<hm_m>[0-5]\d)(?!\d)(?P<hm_unit>\s*(?:hours?|hrs?|h)\b)?"  # 1:10
     r"|(?P<h>" + _NUM + r")\s*-?\s*" + _H + r"(?![a-z])\.?(?:\s*(?:and\s+)?(?P<hm>\d{1,2})\s*-?\s*(?:" + _M + r"\b)?(?=\W|$))?"  # 1h 15m, 1.5 hours
     r"|(?P<half>half\s+(?:an\s+)?hour)"
     r"|(?P<an>an|one)\s+hour(?:\s+and\s+(?P<an_m>" + _NUM + r")\s*" + _M + r")?"
     r"|(?P<m>" + _NUM + r")\s*-?\s*" + _M + r"\b" + _NOT_RULE + r"\.?"  # 40 min, 40-minute, 40m
     r")",
-    re.IGNORECASE,
+    # no IGNORECASE: the scan runs on lower-cased text (`_lower`), which is several times cheaper
 )
 # "the 97000 series" names a range of codes, not a code
-_CODE = re.compile(rf"(?<![\w-])(?P<code>{CODE_PATTERN})(?![\d])(?!\s*(?:series|range|family)\b)", re.IGNORECASE)
+_LOWER_CODE = CODE_PATTERN.replace("A-Z", "a-z")
+_CODE = re.compile(rf"(?<![\w-])(?P<code>{_LOWER_CODE})(?![\d])(?!\s*(?:series|range|family)\b)")
 # Numbers that look like a mistyped 97xxx code: 4 or 6 digits starting 97.
-_CODE_ONLY = re.compile(CODE_PATTERN, re.IGNORECASE)  # "97010" before "minutes" is a code
+_CODE_ONLY = re.compile(_LOWER_CODE)  # "97010" before "minutes" is a code
 _ALMOST_CODE = re.compile(r"(?<![\w.-])(97\d{2}|97\d{4})(?![\w.])")
-_CODE_MINUTES = re.compile(r"^\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
+_CODE_MINUTES = re.compile(r"\s*[:=]\s*(\d{1,3})(?![\d:])")  # "97110: 33" (minutes after a colon)
+_BARE_MINUTES = re.compile(r"\s+(\d{1,3})(?![\d:/]|[.,]\d|\s*(?:units?|x)\b)")  # "97110 33 97140 7"
+_HAS_FIVE_DIGITS = re.compile(r"\d{5}")
+_FIVE_DIGITS = re.compile(r"(?<![\w.,:/$#-])\d{5}(?![\w.,:/%-]|\s*(?:units?|min|dollars)\b)")
+# "billed 4 units for 50 min", "can I bill 4 units for 40 minutes", "is 3 units ok for 35 min": the count
+# stands right after a billing verb, or before "ok"; "billed in 15 minute units ... after 8 units" is no claim.
+_CLAIM = re.compile(
+    r"\b(?:bill|billed|billing|charge|charged|submit|submitted|claim|claimed|code|coded|put\s+down|put)\s+"
+    r"(?:for\s+|them\s+|it\s+|as\s+){0,2}(?P<n>\d{1,2})\s*units?\b"
+    r"|\b(?P<n2>\d{1,2})\s*units?\s+(?:(?:is|are)\s+)?(?:ok|okay|fine|right|correct|allowed|legit)\b",
+    re.IGNORECASE,
+)
 _REVERSE = re.compile(r"(?P<n>\d{1,3})\s*units?\b", re.IGNORECASE)
 _REVERSE_ASK = re.compile(
     r"\bhow\s+(?:many\s+min|much\s+time|long)|\bmin(?:ute)?s?\s+(?:for|in|per|needed|do\s+i\s+need|to\s+bill|=)|=\s*\?",
@@ -50,7 +67,7 @@ _REVERSE_ASK = re.compile(
 )
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;+&\n/]|\band\b|\bplus\b|\bthen\b|\balso\b|\s-\s)\s*", re.IGNORECASE)
 _QUESTION = re.compile(
-    r"\?|^\s*(?:what|whats|what's|can|could|do|does|did|is|are|was|should|shall|why|when|where|who|which|"
+    r"\?|^\s*(?:what|whats|what's|can|could|do|does|did(?!\s+(?:\d|an?\s+hour|half))|is|are|was|should|shall|why|when|where|who|which|"
     r"how|will|would|may|any|anyone|is there|tell me|explain)\b"
     # a question after some context, with no question mark: "first client tomorrow!! what code do i bill",
     # "10 min of moist heat, is that billable separately", "new grad - should I get an NPI"
@@ -59,9 +76,10 @@ _QUESTION = re.compile(
     r"|\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b",
     re.IGNORECASE,
 )
+_QUESTION_LOWER = re.compile(_QUESTION.pattern)  # on lower-cased text: same matches, no IGNORECASE cost
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto):[^>]*>")
-_EMOJI = re.compile(r":[a-z0-9_+\-]+:")
+_EMOJI = re.compile(r"(?<!\d):[a-z0-9_+\-]+:(?!\d)")  # ":smile:", not the ":30-1:" of "12:30-1:15"
 
 
 class Segment(NamedTuple):
@@ -73,8 +91,18 @@ class Segment(NamedTuple):
 
 
 class Problem(NamedTuple):
-    kind: str  # negative | too_long | fraction | unknown_code | retired_code | almost_code
+    # negative | too_long | fraction | unknown_code | outside_code | retired_code | almost_code |
+    # ask_code (a technique word: which code?) | unsure_time | rule_conflict
+    kind: str
     detail: str
+
+
+class Visit(NamedTuple):
+    """One visit of a message that names several (its label as typed, and what it holds)."""
+
+    label: str
+    segments: tuple[Segment, ...]
+    loose_minutes: tuple[int, ...] = ()
 
 
 class Request(NamedTuple):
@@ -88,6 +116,12 @@ class Request(NamedTuple):
     problems: tuple[Problem, ...] = ()
     is_question: bool = False
     leftover_words: tuple[str, ...] = ()
+    claimed_units: int | None = None  # "billed 4 units for 50 min": the count to check
+    notes: tuple[str, ...] = ()  # what the parser read in a way worth saying (clock times)
+    technique_warnings: tuple[str, ...] = ()  # a technique word counted as a code, and why
+    payer: str | None = None  # a payer named in the message ("BCBS"), profiled or not
+    rule_said: tuple[str, ...] = ()  # the rule and payer words as written
+    visits: tuple[Visit, ...] = ()  # several visits named: each on its own (segments is all of them)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -100,6 +134,19 @@ class Request(NamedTuple):
     @property
     def has_minutes(self) -> bool:
         return bool(self.loose_minutes) or any(s.minutes is not None for s in self.segments)
+
+
+class _Scan(NamedTuple):
+    """What one visit's text holds (the parser's working result before it becomes a Request)."""
+
+    segments: list[Segment]
+    loose: list[int]
+    problems: list[Problem]
+    unknown: list[str]
+    retired: list[str]
+    notes: list[str]
+    work: str
+    has_duration: bool
 
 
 def strip_slack_markup(text: str) -> str:
@@ -166,78 +213,81 @@ class Parser:
         self.codes = codes
         self.rules = rules
         # Trie-shaped alternations: greedy, so the longest alias wins ("manual therapy" over "manual").
-        alias_alt = trie_pattern(codes.aliases)
-        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])", re.IGNORECASE) if alias_alt else None
-        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(rules.words)})(?![\w-])", re.IGNORECASE)
+        # Technique words ("neuromuscular therapy", "stretching") sit in the same alternation as the
+        # aliases, so the longer one wins there too ("neuromuscular re-education" is still 97112).
+        self._names = {**{w: ("code", c) for w, c in codes.aliases.items()},
+                       **{w: ("technique", t.id) for w, t in codes.technique_words.items()}}
+        alias_alt = trie_pattern(self._names)
+        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])") if alias_alt else None  # lower-cased text
+        self._rule_words = {**{w: ("rule", r) for w, r in rules.words.items()},
+                            **{w: ("payer", p.name) for w, p in rules.payers.items()}}
+        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(self._rule_words)})(?![\w-])")  # lower-cased text
 
     def parse(self, raw: str) -> Request:
         text = strip_slack_markup(raw or "")
+        norm, time_notes = normalize(text)
         problems: list[Problem] = []
-        tokens: list[tuple[int, int, str, object]] = []  # (start, end, kind, value)
-
-        work = text
-        rule = None
-        for m in self._rule.finditer(work):
-            rule = rule or self.rules.words[m.group(0).lower()]
-            work = work[: m.start()] + " " * (m.end() - m.start()) + work[m.end():]
-
-        for m in _DURATION.finditer(work):
-            if m.group("m") and _CODE_ONLY.fullmatch(m.group("m")):
-                continue  # "97010 minutes": a code followed by the word, not 97,010 minutes
-            minutes = _duration_minutes(m)
-            if m.group("neg"):
-                problems.append(Problem("negative", m.group(0).strip()))
-                minutes = 0
-            if minutes != int(minutes):
-                problems.append(Problem("fraction", f"{m.group(0).strip()} = {minutes:g} min"))
-            if minutes > MAX_MINUTES:
-                problems.append(Problem("too_long", m.group(0).strip()))
-            tokens.append((m.start(), m.end(), "dur", int(minutes)))
-        work = _blank(work, [(s, e) for s, e, _, _ in tokens])
-
-        unknown: list[str] = []
-        retired: list[str] = []
-        code_spans: list[tuple[int, int]] = []
-        for m in _CODE.finditer(work):
-            code = m.group("code").upper()
-            code_spans.append((m.start(), m.end()))
-            after = _CODE_MINUTES.match(work[m.end():])
-            if after:  # "97110: 33" -> 33 minutes
-                end = m.end() + after.end()
-                tokens.append((end - len(after.group(0)), end, "dur", int(after.group(1))))
-                code_spans.append((end - len(after.group(0)), end))
-            if code in self.codes.codes:
-                tokens.append((m.start(), m.end(), "code", (code, m.group(0))))
-            elif code in self.codes.retired:
-                retired.append(code)
+        notes: list[str] = []
+        for note in time_notes:
+            if note.kind == "odd_range":
+                problems.append(Problem("unsure_time", note.detail))
+            elif note.kind == "clock_range":
+                notes.append(f"Read the clock times {note.detail}.")
             else:
-                unknown.append(code)
-        work = _blank(work, code_spans)
-        if "97" in work:  # cheap guard: most messages' codes are blanked out by now
-            for m in _ALMOST_CODE.finditer(work):
-                problems.append(Problem("almost_code", m.group(0)))
-                work = _blank(work, [(m.start(), m.end())])
+                notes.append(f"Read `{note.detail}` as a time of day, not a duration.")
 
-        if self._alias:
-            spans = []
-            for m in self._alias.finditer(work):
-                tokens.append((m.start(), m.end(), "code", (self.codes.aliases[m.group(0).lower()], m.group(0))))
-                spans.append((m.start(), m.end()))
+        work = norm
+        rule, payer, said, conflict = None, None, [], None
+        first = self._rule.search(_lower(work))
+        if first:
+            rule, payer, said, conflict, spans = self._rules_named(work, first.start())
             work = _blank(work, spans)
+            if conflict:
+                problems.append(Problem("rule_conflict", conflict))
 
-        reverse = None
-        if "unit" in work.lower() and not any(kind == "dur" for _, _, kind, _ in tokens):
-            rm = _REVERSE.search(work)
-            if rm and _REVERSE_ASK.search(work):
+        pieces = split_visits(work) if len(work) > 12 else None
+        visits: list[Visit] = []
+        scans = None
+        if pieces:
+            scans = [(piece.label, self._scan(piece.text)) for piece in pieces]
+            scans = [(label, sc) for label, sc in scans if sc.segments or sc.loose or sc.problems]
+            if len(scans) < 2:
+                scans = None
+            else:
+                visits = [Visit(label, tuple(sc.segments), tuple(sc.loose)) for label, sc in scans]
+        if scans is None:  # the usual case: one visit
+            sc = self._scan(work)
+            segments, loose, unknown, retired = sc.segments, sc.loose, sc.unknown, sc.retired
+            problems += sc.problems
+            notes += sc.notes
+            rest, has_duration = sc.work, sc.has_duration
+        else:
+            segments = [seg for _, sc in scans for seg in sc.segments]
+            loose = [m for _, sc in scans for m in sc.loose]
+            unknown = [c for _, sc in scans for c in sc.unknown]
+            retired = [c for _, sc in scans for c in sc.retired]
+            for _, sc in scans:
+                problems.extend(sc.problems)
+                notes.extend(sc.notes)
+            rest = " ".join(sc.work for _, sc in scans)
+            has_duration = any(sc.has_duration for _, sc in scans)
+
+        reverse = claimed = None
+        if "unit" in rest.lower():
+            rm = _REVERSE.search(rest)
+            if rm and not has_duration and _REVERSE_ASK.search(rest):
                 reverse = int(rm.group("n"))
-                work = work[: rm.start()] + " " * (rm.end() - rm.start()) + work[rm.end():]
-
-        tokens.sort()
-        segments, loose = _pair(text, tokens)
+                rest = _blank(rest, [rm.span()])
+            elif rm and has_duration:
+                cm = _CLAIM.search(text)
+                if cm:
+                    claimed = int(cm.group("n") or cm.group("n2"))
+                    rest = _blank(rest, [rm.span()])
         for code in retired:
             problems.append(Problem("retired_code", code))
         for code in unknown:
-            problems.append(Problem("unknown_code", code))
+            family = self.codes.outside_name(code)
+            problems.append(Problem("outside_code", code) if family else Problem("unknown_code", code))
         return Request(
             text=text,
             segments=tuple(segments),
@@ -247,9 +297,152 @@ class Parser:
             unknown_codes=tuple(dict.fromkeys(unknown)),
             retired_codes=tuple(dict.fromkeys(retired)),
             problems=tuple(problems),
-            is_question=bool(_QUESTION.search(text)),
-            leftover_words=tuple(re.findall(r"[a-z]+", work.lower())),
+            is_question=_is_question(text),
+            leftover_words=tuple(re.findall(r"[a-z]+", rest.lower())),
+            claimed_units=claimed,
+            notes=tuple(dict.fromkeys(n for n in notes if not n.startswith("!"))) if notes else (),
+            technique_warnings=tuple(dict.fromkeys(n[1:] for n in notes if n.startswith("!"))) if notes else (),
+            payer=payer,
+            rule_said=tuple(said),
+            visits=tuple(visits),
         )
+
+    def _rules_named(self, work: str, start: int = 0):
+        """The rule and payer words in the message, resolved to one rule: a payer with a profile wins
+        over a method word (Medicare claims follow CMS); two different methods or payers conflict."""
+        rules: dict[str, str] = {}  # rule name -> word as written
+        payers: dict[str, str] = {}  # payer name -> word as written
+        spans = []
+        low = _lower(work)
+        for m in self._rule.finditer(low, start):
+            kind, value = self._rule_words[m.group(0)]
+            (rules if kind == "rule" else payers).setdefault(value, work[m.start():m.end()])
+            spans.append(m.span())
+        said = [*payers.values(), *rules.values()]
+        payer = next(iter(payers), None)
+        profiled = [r for r in (self.rules.payers[w.lower()].rule for w in payers.values()) if r]
+        rule = conflict = None
+        if len(payers) > 1:
+            conflict = " or ".join(payers)
+        elif profiled:
+            rule = profiled[0]
+        elif len(rules) > 1:
+            conflict = " or ".join(f"{w} ({name})" for name, w in rules.items())
+        elif rules:
+            rule = next(iter(rules))
+        return rule, payer, said, conflict, spans
+
+    def _scan(self, work: str) -> _Scan:
+        """Durations, codes, names and technique words of one visit, paired."""
+        work = _lower(work)
+        problems: list[Problem] = []
+        notes: list[str] = []
+        tokens: list[tuple[int, int, str, object]] = []  # (start, end, kind, value)
+
+        for m in _DURATION.finditer(work):
+            if m.group("m") and _CODE_ONLY.fullmatch(m.group("m")):
+                continue  # "97010 minutes": a code followed by the word, not 97,010 minutes
+            minutes = _duration_minutes(m)
+            if m.group("neg"):
+                problems.append(Problem("negative", m.group(0).strip()))
+                minutes = 0
+            if m.group("hm_h") is not None and int(m.group("hm_h")) >= 4 and not m.group("hm_unit"):
+                problems.append(Problem("unsure_time", m.group(0).strip()))  # "10:30": a clock time, or 10 1/2 hours?
+            if minutes != int(minutes):
+                problems.append(Problem("fraction", f"{m.group(0).strip()} = {minutes:g} min"))
+            if minutes > MAX_MINUTES:
+                problems.append(Problem("too_long", m.group(0).strip()))
+            tokens.append((m.start(), m.end(), "dur", int(minutes)))
+        has_duration = bool(tokens)
+        work = _blank(work, [(s, e) for s, e, _, _ in tokens])
+
+        unknown: list[str] = []
+        retired: list[str] = []
+        code_spans: list[tuple[int, int]] = []
+        bare: list[tuple[int, int, int]] = []  # "97110 33": a bare number after a code
+        for m in _CODE.finditer(work):
+            code = m.group("code").upper()
+            code_spans.append((m.start(), m.end()))
+            after = _CODE_MINUTES.match(work, m.end())
+            if after:  # "97110: 33" -> 33 minutes
+                tokens.append((after.start(1), after.end(), "dur", int(after.group(1))))
+                code_spans.append((after.start(), after.end()))
+                has_duration = True
+            elif not has_duration:
+                number = _BARE_MINUTES.match(work, m.end())
+                if number:
+                    bare.append((number.start(1), number.end(1), int(number.group(1))))
+            if code in self.codes.codes:
+                tokens.append((m.start(), m.end(), "code", (code, m.group(0))))
+            elif code in self.codes.retired:
+                retired.append(code)
+            else:
+                unknown.append(code)
+                tokens.append((m.start(), m.end(), "unknown", code))
+        work = _blank(work, code_spans)
+        if "97" in work:  # cheap guard: most messages' codes are blanked out by now
+            for m in _ALMOST_CODE.finditer(work):
+                problems.append(Problem("almost_code", m.group(0)))
+                work = _blank(work, [(m.start(), m.end())])
+
+        if self._alias:
+            spans = []
+            for m in self._alias.finditer(work):
+                kind, value = self._names[m.group(0).lower()]
+                if kind == "code":
+                    tokens.append((m.start(), m.end(), "code", (value, m.group(0))))
+                else:
+                    technique = self.codes.techniques[value]
+                    if technique.code:
+                        tokens.append((m.start(), m.end(), "code", (technique.code, m.group(0))))
+                        notes.append("!" + technique.note)
+                    else:
+                        tokens.append((m.start(), m.end(), "code", ("?" + value, m.group(0))))
+                spans.append((m.start(), m.end()))
+            work = _blank(work, spans)
+
+        # A bare number after each code ("97110 33 97140 7") is its minutes, when every code has one
+        # and the message gives no other duration.
+        if bare and len(bare) == sum(1 for t in tokens if t[2] in ("code", "unknown")):
+            tokens += [(s, e, "dur", n) for s, e, n in bare]
+            work = _blank(work, [(s, e) for s, e, _ in bare])
+            has_duration = True
+
+        for m in _FIVE_DIGITS.finditer(work) if _HAS_FIVE_DIGITS.search(work) else ():
+            unknown.append(m.group(0))  # "40 min 12345": a number where a code stands
+            tokens.append((m.start(), m.end(), "unknown", m.group(0)))
+            work = _blank(work, [m.span()])
+
+        tokens.sort()
+        segments, loose = _pair(work, tokens)
+        kept = []
+        for seg in segments:
+            if seg.code.startswith("?"):
+                # A technique word that names no code: ask, unless it has no minutes of its own next to
+                # real codes ("I'm an MT, 30 min 97124" names the therapist, not the service).
+                # Without minutes it is a question about the technique ("what is NMT?"): left to the FAQ.
+                if seg.minutes is not None:
+                    problems.append(Problem("ask_code", seg.code[1:]))
+                continue
+            if seg.code.startswith("!"):
+                continue  # an unknown code's minutes stay with it (the answer is an error naming it)
+            kept.append(seg)
+        return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration)
+
+
+def _lower(text: str) -> str:
+    """`text` lower-cased, each character staying at its position (a few Unicode letters lower-case to
+    two characters: those are kept as they are)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _is_question(text: str) -> bool:
+    if "?" in text:
+        return True
+    return bool(_QUESTION_LOWER.search(_lower(text)))
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
@@ -273,7 +466,7 @@ def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[S
     loose: list[int] = []
     for clause in clauses:
         kinds = [k for k, _ in clause]
-        if "code" not in kinds:
+        if "code" not in kinds and "unknown" not in kinds:
             if segments:
                 # "97124 30 min + 10 min": a clause of minutes only continues the code before it
                 last = segments[-1]
@@ -292,7 +485,7 @@ def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[S
                     c = current[-1]
                     current[-1] = Segment(c.code, (c.minutes or 0) + value, c.said)
             else:
-                code, said = value
+                code, said = value if kind == "code" else ("!" + value, value)
                 minutes = sum(pending) if pending else None
                 pending = []
                 current.append(Segment(code, minutes, said))
@@ -300,7 +493,8 @@ def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[S
             c = current[-1]
             current[-1] = Segment(c.code, (c.minutes or 0) + sum(pending), c.said)
         segments.extend(current)
-    if loose and len(segments) == 1 and segments[0].minutes is None:  # "40 min, 97140"
+    if loose and len(segments) == 1 and segments[0].minutes is None and not segments[0].code.startswith("!"):
+        # "40 min, 97140"
         segments = [Segment(segments[0].code, sum(loose), segments[0].said)]
         loose = []
     return segments, loose

@@ -43,10 +43,31 @@ class Conflict(_Model):
     note: str = Field(min_length=1)
 
 
+class Technique(_Model):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    words: tuple[str, ...] = Field(min_length=1)
+    note: str = Field(min_length=1)
+    ask: tuple[str, ...] = ()
+    code: str | None = None
+
+    @model_validator(mode="after")
+    def _ask_or_code(self) -> Technique:
+        if bool(self.ask) == bool(self.code):
+            raise ValueError(f"technique {self.id!r} needs exactly one of `ask` (choices) or `code`")
+        return self
+
+
+class Outside(_Model):
+    range: tuple[str, str]
+    name: str = Field(min_length=1)
+
+
 class CodesFile(_Model):
     codes: tuple[Code, ...] = Field(min_length=1)
     retired: tuple[RetiredCode, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    techniques: tuple[Technique, ...] = ()
+    outside: tuple[Outside, ...] = ()
     sources: tuple[SourceRef, ...] = ()
 
     @model_validator(mode="after")
@@ -69,6 +90,16 @@ class CodesFile(_Model):
             missing = [x for x in pair.codes if x not in known]
             if missing:
                 raise ValueError(f"conflict {pair.codes} names unknown code(s) {missing}")
+        for t in self.techniques:
+            missing = [x for x in (*t.ask, *([t.code] if t.code else [])) if x not in known]
+            if missing:
+                raise ValueError(f"technique {t.id!r} names unknown code(s) {missing}")
+            for w in t.words:
+                if w.lower() in aliases:
+                    raise ValueError(f"technique word {w!r} is also an alias of {aliases[w.lower()]}")
+        for o in self.outside:
+            if any(o.range[0] <= c <= o.range[1] for c in known):
+                raise ValueError(f"outside range {o.range} holds a code of the table")
         return self
 
 
@@ -83,9 +114,16 @@ class Rule(_Model):
     source: SourceRef | None = None
 
 
+class Payer(_Model):
+    name: str = Field(min_length=1)
+    words: tuple[str, ...] = Field(min_length=1)
+    rule: str | None = None
+
+
 class RulesFile(_Model):
     default: str
     rules: tuple[Rule, ...] = Field(min_length=1)
+    payers: tuple[Payer, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> RulesFile:
@@ -99,6 +137,12 @@ class RulesFile(_Model):
             for w in (r.name, *r.aliases):
                 if words.setdefault(w.lower(), r.name) != r.name:
                     raise ValueError(f"rule word {w!r} names both {words[w.lower()]} and {r.name}")
+        for p in self.payers:
+            if p.rule is not None and p.rule not in names:
+                raise ValueError(f"payer {p.name!r} names unknown rule {p.rule!r}")
+            for w in p.words:
+                if w.lower() in words and w.lower() != p.rule:
+                    raise ValueError(f"payer word {w!r} is also a rule word")
         return self
 
 

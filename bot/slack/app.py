@@ -33,6 +33,7 @@ from bot.slack import listeners
 from bot.slack.background import Background
 from bot.slack.bot import SlackBot
 from bot.slack.listeners.commands import COMMAND
+from bot.storage.conversations import Conversations
 from bot.storage.querylog import QueryLog
 from bot.storage.review import ReviewDesk
 
@@ -62,12 +63,14 @@ def build_app(
     log: QueryLog,
     background: Background | None = None,
     desk=None,
+    conversations: Conversations | None = None,
 ) -> AsyncApp:
     """Register every listener on a new AsyncApp.
 
     :param client: the Web API client (see `make_client`); tests point it at a local fake.
     :param background: where post-ack work runs; pass your own to `drain()` it on shutdown.
     :param desk: a `bot.storage.review.ReviewDesk`; built from `log` and `settings.reviewers` when omitted.
+    :param conversations: follow-up state of DMs and threads; kept in `log`'s SQLite file when omitted.
     """
     app = AsyncApp(
         client=client,
@@ -78,6 +81,7 @@ def build_app(
         name="billing-bot",
     )
     bot = SlackBot(settings, answerer, log, background or Background())
+    bot.conversations = conversations or Conversations(log, store_text=settings.store_text)
     bot.desk = desk or ReviewDesk(
         log,
         settings.reviewers,

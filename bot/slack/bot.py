@@ -17,6 +17,7 @@ from bot.core.model import Answer
 from bot.slack import blocks, desk_blocks, start_blocks
 from bot.slack.background import Background
 from bot.slack.preferences import RuleChoice, choose_rule
+from bot.storage.conversations import Conversations, slack_key
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
 
@@ -33,6 +34,7 @@ class SlackBot:
         self.log = querylog
         self.background = background
         self.desk: ReviewDesk | None = None
+        self.conversations: Conversations | None = None  # follow-up state of DMs and threads
         self.entry_ids: frozenset[str] = frozenset()
         self._overlay_changed = False
         background.on_error = self.report
@@ -69,15 +71,26 @@ class SlackBot:
         channel_id: str | None,
         user_id: str | None,
         asked: str | None = None,
+        conversation: str | None = None,
     ) -> dict:
-        """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
+        """Answer one message and log it: returns `text` + `blocks` ready for Slack.
+
+        :param conversation: the DM or thread's key: the message may follow up its last units question."""
         started = time.perf_counter()
         if self._overlay_changed:
             self.apply_overlay()
         choice = self.rule_choice(user_id, channel_id)
+        previous = self.conversations.get(conversation) if conversation else None
         answer: Answer = self.answerer.answer(
-            text, rule=choice.name, rule_from=choice.label(), state=self.user_state(user_id)
+            text,
+            rule=choice.name,
+            rule_from=choice.label(),
+            home_state=self.user_state(user_id),
+            previous=previous,
+            conversation=conversation is not None,
         )
+        if conversation and answer.state is not None:
+            self.conversations.put(conversation, answer.state)
         query_id = new_query_id()
         if answer.kind == "help":
             where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
@@ -116,13 +129,15 @@ class SlackBot:
         return query_id
 
     def post_reply(self, event: dict, body: dict, client: AsyncWebClient, *, surface: str, thread_ts) -> None:
-        """Answer a message event and post the answer after the ack (mentions and DMs)."""
+        """Answer a message event and post the answer after the ack (mentions and DMs). The DM, or the
+        thread the answer goes to, is a conversation: a later mention there can follow up the answer."""
         msg = self.reply(
             event.get("text") or "",
             surface=surface,
             team_id=body.get("team_id"),
             channel_id=event.get("channel"),
             user_id=event.get("user"),
+            conversation=slack_key(body.get("team_id"), event.get("channel"), thread_ts),
         )
         self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
 

@@ -214,6 +214,13 @@ def text_length(db: Database) -> None:
     db.table("queries").add_column("text_length", int)
 
 
+@MIGRATIONS()
+def create_conversations(db: Database) -> None:
+    # The last units question of each conversation, for follow-ups (bot.storage.conversations).
+    db.table("conversations").create({"key": str, "state": str, "ts": str}, pk="key", not_null={"state", "ts"})
+    db.table("conversations").create_index(["ts"])
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
@@ -330,6 +337,7 @@ _PKS = {
     "edits": "id",
     "asked_where": "query_id",
     "opt_outs": "user_id",
+    "conversations": "key",
 }
 INSERT, UPSERT = "insert", "upsert"
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))

@@ -46,7 +46,7 @@ def answer_for(bot: SlackBot, mode: str, text: str, user_id: str | None, channel
     if mode == "count":
         return bot.answerer.count(text, rule=choice.name, rule_from=choice.label(shared=shared))
     return bot.answerer.answer(
-        text, rule=choice.name, rule_from=choice.label(shared=shared), state=bot.user_state(user_id)
+        text, rule=choice.name, rule_from=choice.label(shared=shared), home_state=bot.user_state(user_id)
     )
 
 
