@@ -14,9 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.core.model import Answer
-from bot.slack import blocks, desk_blocks, start_blocks
+from bot.slack import blocks, desk_blocks, start_blocks, tell
 from bot.slack.background import Background
 from bot.slack.preferences import RuleChoice, choose_rule
+from bot.storage.askers import TOLD_KINDS, Askers, Tell
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
 
@@ -32,6 +33,7 @@ class SlackBot:
         self.answerer = answerer
         self.log = querylog
         self.background = background
+        self.askers = Askers(querylog)
         self.desk: ReviewDesk | None = None
         self.entry_ids: frozenset[str] = frozenset()
         self._overlay_changed = False
@@ -69,8 +71,12 @@ class SlackBot:
         channel_id: str | None,
         user_id: str | None,
         asked: str | None = None,
+        where: dict | None = None,
     ) -> dict:
-        """Answer one message and log it: returns `text` + `blocks` ready for Slack."""
+        """Answer one message and log it: returns `text` + `blocks` ready for Slack.
+
+        :param where: thread_ts / message_ts of a Slack question, kept (ids only) so the asker
+          can be told when a reviewer answers it (`bot.storage.askers`)."""
         started = time.perf_counter()
         if self._overlay_changed:
             self.apply_overlay()
@@ -95,6 +101,8 @@ class SlackBot:
                 user_id=user_id,
             )
         )
+        if where is not None and answer.kind in TOLD_KINDS:
+            self.askers.record(query_id, user_id=user_id, channel_id=channel_id, **where)
         return msg
 
     def log_answer(
@@ -123,6 +131,7 @@ class SlackBot:
             team_id=body.get("team_id"),
             channel_id=event.get("channel"),
             user_id=event.get("user"),
+            where={"thread_ts": thread_ts, "message_ts": event.get("ts")},
         )
         self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
 
@@ -131,6 +140,7 @@ class SlackBot:
         self, client: AsyncWebClient, user_id: str, notice: str | None = None, reload: bool = False
     ) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
+        await asyncio.to_thread(self.askers.load)  # opt-outs, read once
         usage = [*self.home_start(user_id), *self.usage(None, "by default")]
         desk = None
         if self.desk.is_reviewer(user_id):
@@ -145,12 +155,13 @@ class SlackBot:
 
     def home_start(self, user_id: str) -> list[dict]:
         """The Home tab's first screen: example questions, and this person's own defaults."""
-        return start_blocks.home_start(
+        start = start_blocks.home_start(
             rules=self.answerer.rules,
             states=self.states,
             setting=self.log.user_setting(user_id),
             rule_title=self.answerer.resolve_rule(None).title,
         )
+        return [*start[:-1], start_blocks.tell_me_block(not self.askers.opted_out(user_id)), *start[-1:]]
 
     @cached_property
     def states(self) -> dict[str, str]:
@@ -219,6 +230,8 @@ class SlackBot:
                 self.apply_overlay()
             if self.desk.is_reviewer(user_id):
                 await self.publish_home(client, user_id, notice=result.message)
+                if result.ok:
+                    await tell.tell_askers(self, client)  # a link or an approval may answer someone
             else:
                 log.warning("refused a review action from %s (not a reviewer)", user_id)
 
