@@ -340,6 +340,37 @@ def export(db_path: Path, as_user: str, knowledge_dir: Path):
     )
 
 
+@review_group.command(name="stats")
+@json_option
+@db_option
+def review_stats(as_json: bool, db_path: Path):
+    """Numbers to act on: the answer rate of the last 7 and 30 days, and per entry over 30 days
+    its answers, helpful % and down-votes by reason (most down-voted first).
+
+    \b
+    Example:
+      billing-bot review stats
+      billing-bot review stats --json
+    """
+    from bot.storage.desk_stats import review_stats as compute
+
+    with _reading(db_path):
+        result = compute(QueryLog(db_path))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    rate, questions = result["answer_rate"], result["questions"]
+    click.echo(f"Answer rate  7 days: {_pct(rate['7d'])} of {questions['7d']} questions")
+    click.echo(f"            30 days: {_pct(rate['30d'])} of {questions['30d']} questions")
+    if not result["entries"]:
+        click.echo("No FAQ answers in the last 30 days.")
+        return
+    click.echo(f"{'entry':<36} {'answers':>7} {'helpful':>8} {'votes':>5}  down-votes by reason")
+    for e in result["entries"]:
+        down = ", ".join(f"{reason} {n}" for reason, n in e["down_votes"].items())
+        click.echo(f"{_cut(e['entry_id'], 36):<36} {e['answers']:>7} {_pct(e['helpful_pct']):>8} {e['votes']:>5}  {down}")
+
+
 # -- helpers ---------------------------------------------------------------------------------------------
 @contextmanager
 def _reading(db_path: Path) -> Iterator[None]:

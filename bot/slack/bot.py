@@ -17,6 +17,7 @@ from bot.core.model import Answer
 from bot.slack import blocks, desk_blocks, start_blocks, tell
 from bot.slack.background import Background
 from bot.slack.preferences import RuleChoice, choose_rule
+from bot.storage import desk_stats
 from bot.storage.askers import TOLD_KINDS, Askers, Tell
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
@@ -178,6 +179,7 @@ class SlackBot:
         self.log.flush(1.0)  # include the questions asked a moment ago
         return {
             "stats": self.desk.week_stats(),
+            "entry_stats": desk_stats.review_stats(self.log),
             "drafts": self.desk.drafts("draft"),
             "edits": self.desk.edits("draft"),
             "clusters": self.desk.clusters()[:50],
