@@ -16,6 +16,7 @@ from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.core.model import Answer
 from bot.slack import blocks, desk_blocks, start_blocks, tell
 from bot.slack.background import Background
+from bot.slack.reviewer_group import ReviewerGroup
 from bot.slack.preferences import RuleChoice, choose_rule
 from bot.storage import desk_stats
 from bot.storage.askers import TOLD_KINDS, Askers, Tell
@@ -35,6 +36,7 @@ class SlackBot:
         self.log = querylog
         self.background = background
         self.askers = Askers(querylog)
+        self.reviewer_group = ReviewerGroup(getattr(settings, "reviewer_group", None))
         self.desk: ReviewDesk | None = None
         self.entry_ids: frozenset[str] = frozenset()
         self._overlay_changed = False
@@ -142,6 +144,7 @@ class SlackBot:
     ) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
         await asyncio.to_thread(self.askers.load)  # opt-outs, read once
+        await self.reviewer_group.refresh(client, self.desk)
         usage = [*self.home_start(user_id), *self.usage(None, "by default")]
         desk = None
         if self.desk.is_reviewer(user_id):
@@ -225,6 +228,7 @@ class SlackBot:
         user_id = body["user"]["id"]
 
         async def run() -> None:
+            await self.reviewer_group.refresh(client, self.desk)
             if self._overlay_changed or not self.entry_ids:
                 self.apply_overlay(ids=True)  # so `link` checks against what the matcher knows
             result = await asyncio.to_thread(action, user_id, *args)
