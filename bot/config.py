@@ -38,6 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BILLING_BOT_DB", None, "SQLite file for the query log (default: billing-bot.db in the user's data folder)"),
     Setting("BILLING_BOT_RULE", "cms", "default unit rule or payer profile (cms, ama, or a name in knowledge/rules.yaml)"),
     Setting("BILLING_BOT_REVIEWERS", "", "Slack user IDs allowed to review (comma-separated)"),
+    Setting("BILLING_BOT_REVIEWER_GROUP", "", "a Slack user group ID (S...) whose members may review too (needs usergroups:read)"),
     Setting("BILLING_BOT_STORE_TEXT", "1", "0 stores no question text in the log (kind, entry and score only)"),
     Setting("BILLING_BOT_PURGE_DAYS", "", "when set, log rows older than this many days are purged daily"),
     Setting("BILLING_BOT_LOG_CLI", "1", "0 stops `billing-bot ask` from logging its questions"),
@@ -56,6 +57,7 @@ class Settings:
     db_path: Path = field(default_factory=default_db_path)
     rule: str = "cms"
     reviewers: frozenset[str] = field(default_factory=frozenset)
+    reviewer_group: str | None = None
     store_text: bool = True
     purge_days: int | None = None
     log_cli: bool = True
@@ -117,6 +119,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = Path(
         db_path=Path(v["BILLING_BOT_DB"]).expanduser() if v.get("BILLING_BOT_DB") else default_db_path(),
         rule=(v.get("BILLING_BOT_RULE") or "cms").strip().lower(),
         reviewers=frozenset(u.strip() for u in (v.get("BILLING_BOT_REVIEWERS") or "").split(",") if u.strip()),
+        reviewer_group=(v.get("BILLING_BOT_REVIEWER_GROUP") or "").strip() or None,
         store_text=_flag(v.get("BILLING_BOT_STORE_TEXT", "1")),
         purge_days=int(purge) if purge else None,
         log_cli=_flag(v.get("BILLING_BOT_LOG_CLI", "1")),

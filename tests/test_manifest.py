@@ -17,7 +17,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 ROOT = Path(__file__).resolve().parent.parent
 # slackapi/manifest-schema schemas/manifest.schema.1.0.0.json, vendored so the test runs offline
 SCHEMA = Path(__file__).resolve().parent / "slack_manifest.schema.json"
-EXPECTED_SCOPES = {"commands", "app_mentions:read", "chat:write", "im:history", "channels:read", "groups:read"}
+EXPECTED_SCOPES = {"commands", "app_mentions:read", "chat:write", "im:history", "channels:read", "groups:read",
+                   "usergroups:read"}
 # Scopes the README says why the bot needs, beyond the first four (README "Connect to Slack").
 EXPLAINED_SCOPES = {"channels:read", "groups:read"}
 
@@ -208,3 +209,8 @@ async def test_each_declared_shortcut_is_handled(manifest, slack_app):
             body |= {"channel": {"id": "C1"}, "message": {"type": "message", "text": "", "ts": "1.1"}}
         response = await slack_app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
         assert 200 == response.status, shortcut
+
+
+def test_the_reviewer_group_scope_is_explained_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"`usergroups:read`[^\n]*`BILLING_BOT_REVIEWER_GROUP`", readme)

@@ -340,6 +340,98 @@ def export(db_path: Path, as_user: str, knowledge_dir: Path):
     )
 
 
+@review_group.command(name="stats")
+@json_option
+@db_option
+def review_stats(as_json: bool, db_path: Path):
+    """Numbers to act on: the answer rate of the last 7 and 30 days, and per entry over 30 days
+    its answers, helpful % and down-votes by reason (most down-voted first).
+
+    \b
+    Example:
+      billing-bot review stats
+      billing-bot review stats --json
+    """
+    from bot.storage.desk_stats import review_stats as compute
+
+    with _reading(db_path):
+        result = compute(QueryLog(db_path))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    rate, questions = result["answer_rate"], result["questions"]
+    click.echo(f"Answer rate  7 days: {_pct(rate['7d'])} of {questions['7d']} questions")
+    click.echo(f"            30 days: {_pct(rate['30d'])} of {questions['30d']} questions")
+    if not result["entries"]:
+        click.echo("No FAQ answers in the last 30 days.")
+        return
+    click.echo(f"{'entry':<36} {'answers':>7} {'helpful':>8} {'votes':>5}  down-votes by reason")
+    for e in result["entries"]:
+        down = ", ".join(f"{reason} {n}" for reason, n in e["down_votes"].items())
+        click.echo(f"{_cut(e['entry_id'], 36):<36} {e['answers']:>7} {_pct(e['helpful_pct']):>8} {e['votes']:>5}  {down}")
+
+
+@review_group.command()
+@click.option("--dry-run", is_flag=True, help="Print each reviewer's digest instead of sending it.")
+@db_option
+@knowledge_option
+def digest(dry_run: bool, db_path: Path, knowledge_dir: Path):
+    """DM each reviewer the weekly digest: entries due (owners first, their own entries first),
+    the biggest clusters, last week's down-votes with reasons, drafts and edits waiting for a
+    second reviewer. Reviewers are BILLING_BOT_REVIEWERS plus the members of
+    BILLING_BOT_REVIEWER_GROUP; sent with SLACK_BOT_TOKEN through the Web API (SLACK_API_URL).
+    Run it weekly from cron or a systemd timer. Nothing is sent when there is nothing to list.
+
+    \b
+    Example:
+      billing-bot review digest --dry-run
+      0 8 * * MON  billing-bot review digest     # crontab: Mondays at 8
+    """
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import WebClient
+
+    from bot.config import load_settings
+    from bot.slack import digest as weekly
+    from bot.slack.reviewer_group import group_members
+
+    try:
+        settings = load_settings()
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if not dry_run and not settings.slack_bot_token:
+        raise BadInput("SLACK_BOT_TOKEN is not set: the digest is sent as the bot (or use --dry-run).")
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url) if settings.slack_bot_token else None
+    reviewers = set(settings.reviewers)
+    if settings.reviewer_group:
+        try:
+            if client is None:
+                raise click.ClickException("no SLACK_BOT_TOKEN to read it with")
+            reviewers |= set(group_members(client, settings.reviewer_group))
+        except (SlackApiError, click.ClickException) as exc:
+            if not dry_run:
+                raise click.ClickException(f"could not read BILLING_BOT_REVIEWER_GROUP {settings.reviewer_group}: {exc}") from None
+            click.echo(f"(reviewer group {settings.reviewer_group} not read: {exc})", err=True)
+    with _desk(db_path, "cli", knowledge_dir) as desk:
+        found = weekly.gather(desk, _kb_entries(knowledge_dir))
+    if not reviewers:
+        click.echo("No reviewers: set BILLING_BOT_REVIEWERS or BILLING_BOT_REVIEWER_GROUP.")
+        return
+    if found.empty:
+        click.echo("Nothing to review this week: no digest sent.")
+        return
+    if dry_run:
+        for reviewer in weekly.recipients(reviewers, found):
+            click.echo(f"--- to {reviewer}")
+            for part in weekly.parts(found, reviewer):
+                click.echo(part)
+        return
+    try:
+        sent = weekly.send(found, reviewers, client.chat_postMessage)
+    except SlackApiError as exc:
+        raise click.ClickException(f"digest not sent: {exc.response.get('error') if exc.response else exc}") from None
+    click.echo(f"Sent the digest to {len(sent)} reviewer{'' if len(sent) == 1 else 's'}: {', '.join(sent)}.")
+
+
 # -- helpers ---------------------------------------------------------------------------------------------
 @contextmanager
 def _reading(db_path: Path) -> Iterator[None]:

@@ -14,9 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.core.answer import HELP_EXAMPLES, Answerer
 from bot.core.model import Answer
-from bot.slack import blocks, desk_blocks, start_blocks
+from bot.slack import blocks, desk_blocks, start_blocks, tell
 from bot.slack.background import Background
 from bot.slack.preferences import RuleChoice, choose_rule
+from bot.slack.reviewer_group import ReviewerGroup
+from bot.storage import desk_stats
+from bot.storage.askers import TOLD_KINDS, Askers
 from bot.storage.conversations import Conversations, slack_key
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id
 from bot.storage.review import ReviewDesk
@@ -33,6 +36,8 @@ class SlackBot:
         self.answerer = answerer
         self.log = querylog
         self.background = background
+        self.askers = Askers(querylog)
+        self.reviewer_group = ReviewerGroup(getattr(settings, "reviewer_group", None))
         self.desk: ReviewDesk | None = None
         self.conversations: Conversations | None = None  # follow-up state of DMs and threads
         self.entry_ids: frozenset[str] = frozenset()
@@ -72,10 +77,13 @@ class SlackBot:
         user_id: str | None,
         asked: str | None = None,
         conversation: str | None = None,
+        where: dict | None = None,
     ) -> dict:
         """Answer one message and log it: returns `text` + `blocks` ready for Slack.
 
-        :param conversation: the DM or thread's key: the message may follow up its last units question."""
+        :param conversation: the DM or thread's key: the message may follow up its last units question.
+        :param where: thread_ts / message_ts of a Slack question, kept (ids only) so the asker
+          can be told when a reviewer answers it (`bot.storage.askers`)."""
         started = time.perf_counter()
         if self._overlay_changed:
             self.apply_overlay()
@@ -93,8 +101,8 @@ class SlackBot:
             self.conversations.put(conversation, answer.state)
         query_id = new_query_id()
         if answer.kind == "help":
-            where = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
-            msg = {"text": "How to ask me", "blocks": self.usage(channel_id, where)}
+            place = "in this conversation" if (channel_id or "").startswith("D") else "in this channel"
+            msg = {"text": "How to ask me", "blocks": self.usage(channel_id, place)}
         else:
             msg = blocks.message(answer, query_id=query_id, asked=asked)
         self.log.record_query(
@@ -108,6 +116,8 @@ class SlackBot:
                 user_id=user_id,
             )
         )
+        if where is not None and answer.kind in TOLD_KINDS:
+            self.askers.record(query_id, user_id=user_id, channel_id=channel_id, **where)
         return msg
 
     def log_answer(
@@ -138,6 +148,7 @@ class SlackBot:
             channel_id=event.get("channel"),
             user_id=event.get("user"),
             conversation=slack_key(body.get("team_id"), event.get("channel"), thread_ts),
+            where={"thread_ts": thread_ts, "message_ts": event.get("ts")},
         )
         self.background.start(client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, **msg), body)
 
@@ -146,6 +157,8 @@ class SlackBot:
         self, client: AsyncWebClient, user_id: str, notice: str | None = None, reload: bool = False
     ) -> None:
         """Usage for everyone; the review desk too for reviewers (its SQLite reads run in a thread)."""
+        await asyncio.to_thread(self.askers.load)  # opt-outs, read once
+        await self.reviewer_group.refresh(client, self.desk)
         usage = [*self.home_start(user_id), *self.usage(None, "by default")]
         desk = None
         if self.desk.is_reviewer(user_id):
@@ -160,12 +173,13 @@ class SlackBot:
 
     def home_start(self, user_id: str) -> list[dict]:
         """The Home tab's first screen: example questions, and this person's own defaults."""
-        return start_blocks.home_start(
+        start = start_blocks.home_start(
             rules=self.answerer.rules,
             states=self.states,
             setting=self.log.user_setting(user_id),
             rule_title=self.answerer.resolve_rule(None).title,
         )
+        return [*start[:-1], start_blocks.tell_me_block(not self.askers.opted_out(user_id)), *start[-1:]]
 
     @cached_property
     def states(self) -> dict[str, str]:
@@ -182,6 +196,7 @@ class SlackBot:
         self.log.flush(1.0)  # include the questions asked a moment ago
         return {
             "stats": self.desk.week_stats(),
+            "entry_stats": desk_stats.review_stats(self.log),
             "drafts": self.desk.drafts("draft"),
             "edits": self.desk.edits("draft"),
             "clusters": self.desk.clusters()[:50],
@@ -227,6 +242,7 @@ class SlackBot:
         user_id = body["user"]["id"]
 
         async def run() -> None:
+            await self.reviewer_group.refresh(client, self.desk)
             if self._overlay_changed or not self.entry_ids:
                 self.apply_overlay(ids=True)  # so `link` checks against what the matcher knows
             result = await asyncio.to_thread(action, user_id, *args)
@@ -234,6 +250,8 @@ class SlackBot:
                 self.apply_overlay()
             if self.desk.is_reviewer(user_id):
                 await self.publish_home(client, user_id, notice=result.message)
+                if result.ok:
+                    await tell.tell_askers(self, client)  # a link or an approval may answer someone
             else:
                 log.warning("refused a review action from %s (not a reviewer)", user_id)
 

@@ -52,6 +52,7 @@ def review_desk_blocks(
     edits: list[dict] = (),
     notice: str | None = None,
     budget: int = MAX_VIEW_BLOCKS,
+    entry_stats: dict | None = None,
 ) -> list[dict]:
     """This week's numbers, drafts waiting for a second reviewer, then the queue (`bot.storage.review.ReviewItem`s),
     each with its actions; stops before `budget` blocks. Logged questions and drafts are user text:
@@ -80,6 +81,7 @@ def review_desk_blocks(
                 ),
             ]
         ),
+        *(entry_stats_blocks(entry_stats) if entry_stats else []),
         {
             "type": "actions",
             "block_id": "review:desk",
@@ -144,6 +146,39 @@ def review_desk_blocks(
             break
         blocks += row
     return blocks
+
+
+SECTION_CHARS = 3000  # Block Kit: a section's text
+
+
+def entry_stats_blocks(stats: dict, *, max_entries: int = 15) -> list[dict]:
+    """The answer rate (7 and 30 days), then per entry over 30 days: answers, helpful %,
+    down-votes by reason; worst first, in one section of at most 3,000 characters."""
+    rate = stats["answer_rate"]
+    head = (
+        f"*Answer rate:* {_pct(rate['7d'])} of {stats['questions']['7d']} questions in 7 days · "
+        f"{_pct(rate['30d'])} of {stats['questions']['30d']} in 30 days\n*By entry, last 30 days:*"
+    )
+    lines = []
+    for e in stats["entries"][:max_entries]:
+        line = f"• `{escape(e['entry_id'])}`: {e['answers']} answer{'' if e['answers'] == 1 else 's'}"
+        if e["votes"]:
+            line += f" · {_pct(e['helpful_pct'])} helpful of {e['votes']} vote{'' if e['votes'] == 1 else 's'}"
+        if e["down_votes"]:
+            line += " · :thumbsdown: " + ", ".join(f"{escape(r)} {n}" for r, n in e["down_votes"].items())
+        lines.append(line)
+    if not lines:
+        lines.append("_No answers yet._")
+    more = len(stats["entries"]) - min(len(stats["entries"]), max_entries)
+    text = head
+    for n, line in enumerate(lines):
+        if len(text) + len(line) + 60 > SECTION_CHARS:
+            more += len(lines) - n
+            break
+        text += "\n" + line
+    if more:
+        text += f"\n_…and {more} more: `billing-bot review stats`_"
+    return [section_block(text, verbatim=False)]
 
 
 def cluster_rows(cluster) -> list[dict]:

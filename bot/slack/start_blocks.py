@@ -8,6 +8,8 @@ from bot.slack.blocks import button, context_block, plain_text, section_block
 EXAMPLE_ACTION = "home_example"
 RULE_SETTING_ACTION = "home_setting_rule"
 STATE_SETTING_ACTION = "home_setting_state"
+TELL_ME_ACTION = "home_setting_tell_me"
+TELL_ME = "tell_me"  # the checkbox's value
 NOT_SET = "-"  # the option value that clears a setting
 
 # The first screen's three examples: a unit sum, a payer question, a set-up question.
@@ -79,3 +81,16 @@ def home_start(*, rules, states: dict[str, str], setting: dict, rule_title: str)
         {"type": "actions", "block_id": "settings", "elements": [rule_select, state_select]},
         {"type": "divider"},
     ]
+
+
+def tell_me_block(on: bool) -> dict:
+    """The opt-out toggle: a checkbox, ticked unless the person turned the follow-ups off."""
+    option = {
+        "text": plain_text("Tell me when a reviewer answers a question I asked", 75),
+        "description": plain_text("Once per question, in the thread or DM where you asked.", 75),
+        "value": TELL_ME,
+    }
+    element = {"type": "checkboxes", "action_id": TELL_ME_ACTION, "options": [option]}
+    if on:
+        element["initial_options"] = [option]
+    return {"type": "actions", "block_id": "tell_me", "elements": [element]}

@@ -221,6 +221,15 @@ def create_conversations(db: Database) -> None:
     db.table("conversations").create_index(["ts"])
 
 
+@MIGRATIONS()
+def tell_the_asker(db: Database) -> None:
+    # Issue #13: `asked_where.ts` is when the row was written (ISO, what purge compares); the
+    # asker's own message ts (a DM reply is threaded on it) goes beside it. An opt-out can be
+    # taken back, so it is a flag rather than the row's existence (no row: not opted out).
+    db.table("asked_where").add_column("message_ts", str)
+    db.table("opt_outs").add_column("opted_out", int)
+
+
 # -- ids and records --------------------------------------------------------------------------------
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters

@@ -98,7 +98,7 @@ class ReviewDesk:
           reviewer name in every audit row, since the CLI's `--as` is taken on trust.
         """
         self.log = log
-        self.reviewers = frozenset(reviewers)
+        self.reviewers = self._listed = frozenset(reviewers)
         self.on_change = on_change
         self.low_confidence = low_confidence
         self.entry_ids = entry_ids
@@ -154,6 +154,11 @@ class ReviewDesk:
             for row in edits:
                 self._edits.setdefault(row["id"], row)
             return (self.overlay_phrasings(), self.approved_entries(), self.changed_entries()) != before
+
+    def set_group_reviewers(self, members: Iterable[str]) -> None:
+        """The reviewer user group's members now (BILLING_BOT_REVIEWER_GROUP), on top of the
+        listed reviewers; whoever left the group stops being a reviewer."""
+        self.reviewers = self._listed | frozenset(members)
 
     def is_reviewer(self, user_id: str | None) -> bool:
         return user_id in self.reviewers

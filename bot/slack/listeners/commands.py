@@ -48,6 +48,7 @@ class UnitsCommand:
                 channel_id=channel_id,
                 user_id=user_id,
                 asked=text,
+                where={},  # the answer was ephemeral: the asker is told in a DM
             )
             await ack(response_type="ephemeral", **sharing.offer_share(msg, mode="ask", text=text))
 

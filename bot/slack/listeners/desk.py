@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.answer import escape
-from bot.slack import blocks, desk_blocks
+from bot.slack import blocks, desk_blocks, tell
 from bot.slack.bot import SlackBot, clip
 
 log = logging.getLogger("bot.slack.app")
@@ -132,7 +132,11 @@ class DeskListeners:
         await ack()
         user_id = body["user"]["id"]
         if self.bot.desk.is_reviewer(user_id):
-            self.bot.background.start(self.bot.publish_home(client, user_id, reload=True), body)
+            self.bot.background.start(self._refresh(client, user_id), body)
+
+    async def _refresh(self, client: AsyncWebClient, user_id: str) -> None:
+        await self.bot.publish_home(client, user_id, reload=True)
+        await tell.tell_askers(self.bot, client)  # links made from the CLI since: their askers too
 
     async def entry_options(self, ack, payload: dict, body: dict):
         """The "Link to entry" picker: entries ranked by what the reviewer typed (up to 100)."""

@@ -15,6 +15,8 @@ from bot.slack.start_blocks import (
     NOT_SET,
     RULE_SETTING_ACTION,
     STATE_SETTING_ACTION,
+    TELL_ME,
+    TELL_ME_ACTION,
 )
 
 log = logging.getLogger("bot.slack.app")
@@ -25,6 +27,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     app.action(EXAMPLE_ACTION)(home.example)
     app.action(RULE_SETTING_ACTION)(home.set_rule)
     app.action(STATE_SETTING_ACTION)(home.set_state)
+    app.action(TELL_ME_ACTION)(home.set_tell_me)
 
 
 class Home:
@@ -60,6 +63,16 @@ class Home:
             log.warning("ignored a state setting %r (not a state)", value)
             return
         self._set(client, body, state=None if value == NOT_SET else value)
+
+    async def set_tell_me(self, ack, action: dict, body: dict, client: AsyncWebClient):
+        """The "tell me when a reviewer answers" checkbox: unticked is an opt-out."""
+        await ack()
+        user_id = (body.get("user") or {}).get("id")
+        if not user_id:
+            return
+        ticked = any(o.get("value") == TELL_ME for o in action.get("selected_options") or [])
+        self.bot.askers.set_opted_out(user_id, not ticked)
+        self.bot.background.start(self.bot.publish_home(client, user_id), body)
 
     def _set(self, client: AsyncWebClient, body: dict, **values) -> None:
         user_id = (body.get("user") or {}).get("id")
