@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 DRAIN_SECONDS = 10.0
+# The event loop and HTTP parser uvicorn runs on, named rather than "auto" so a missing
+# `uvicorn[standard]` fails at start instead of silently serving on the slower pure-Python stack
+# (asyncio + h11 cost about a third more CPU a request, bot and floor alike: issue #15).
+UVICORN_STACK = {"loop": "uvloop", "http": "httptools"}
 
 
 class ConfigError(BillingBotError):
@@ -131,6 +135,7 @@ def run_server(
                     log_level="info",
                     access_log=False,
                     timeout_graceful_shutdown=DRAIN_SECONDS,
+                    **UVICORN_STACK,
                 )
         else:
             asyncio.run(run_socket_mode(app, settings.slack_app_token, querylog))
