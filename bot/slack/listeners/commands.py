@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.core.answer import escape
-from bot.slack import blocks
+from bot.slack import blocks, encode
 from bot.slack.bot import SlackBot
 
 COMMAND = "/units"
@@ -35,17 +35,11 @@ class UnitsCommand:
                 blocks=blocks.codes_blocks(bot.answerer.codes),
             )
         else:
-            await ack(
-                response_type="ephemeral",
-                **bot.reply(
-                    text,
-                    surface="slash",
-                    team_id=command.get("team_id"),
-                    channel_id=channel_id,
-                    user_id=user_id,
-                    asked=text,
-                ),
+            msg = bot.reply(
+                text, surface="slash", team_id=command.get("team_id"), channel_id=channel_id, user_id=user_id,
+                asked=text,
             )
+            await ack(encode.ephemeral(msg))  # the hot path: JSON encoded once, by orjson
 
     def rule_command(self, name: str, channel_id: str | None, user_id: str | None) -> dict:
         """`/units rule` shows the channel's default rule; `/units rule NAME` sets it (kept in SQLite)."""
