@@ -336,6 +336,7 @@ class QueryLog:
         self._counts = dict.fromkeys(("written", "spilled", "dropped", "failed", "retries", "errors"), 0)
         self.last_error: str | None = None
         self._stopping = self._abandon = False
+        self._hurry = False  # flush() is waiting: write what is queued now, don't gather a batch
         self._thread: threading.Thread | None = None
         self._channel_rules: dict[str, str] = {}
         self._seen: dict[str, float] = {}
@@ -406,6 +407,7 @@ class QueryLog:
                 return True
             if self._thread is None or not self._thread.is_alive():
                 return False
+            self._hurry = True
             self._cv.notify_all()
             return self._cv.wait_for(lambda: self._done >= target, timeout)
 
@@ -562,10 +564,16 @@ class QueryLog:
                     self._cv.wait_for(lambda: self._abandon, backoff)
                     if self._abandon:
                         break
-                elif not batch and not self._buf:
+                elif not batch and len(self._buf) < self.batch_size and not (self._stopping or self._hurry):
+                    # Gather a batch for up to flush_interval (enqueue wakes us at batch_size) even
+                    # when rows are waiting: writing whatever arrived during the last write meant,
+                    # under load, a transaction every few rows and the GIL passed back and forth
+                    # between this thread and the event loop for each (~0.5 context switches a row).
                     self._cv.wait(self.flush_interval)
                 while len(batch) < self.batch_size and self._buf:
                     batch.append(self._buf.popleft())
+                if not self._buf:
+                    self._hurry = False  # all that flush() waits for is in hand
             try:
                 if db is None:
                     db = self._open_writer()
