@@ -1,5 +1,7 @@
 """Matcher targets: knowledge-base load <= 100 ms, p99 <= 2 ms per match on the shipped KB,
-p99 <= 20 ms per match on a synthetic 10,000-entry KB made from the real entries.
+p99 <= 20 ms per match on a synthetic 10,000-entry KB made from the real entries. The p99 targets
+are judged on wall-clock time (what a user waits, including time the thread is not on a CPU);
+thread CPU time is printed beside it, as the figure a busy machine inflates least.
 
 Run `python -m bench.bench_match` (or `make bench`). The shipped KB is the bot's matcher as it
 runs: the entries, knowledge/phrasings.yaml and the labelled questions of knowledge/asked/.
@@ -99,7 +101,7 @@ def shipped_matcher(leave_out: str) -> Matcher:
 
 
 def _timed(matcher: Matcher, texts: list[str]) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU milliseconds per match (CPU time is immune to a busy machine)."""
+    """Wall-clock and thread-CPU milliseconds per match (the targets judge wall time)."""
     wall, cpu = [], []
     for text in texts:
         codes = codes_in(text)
@@ -207,7 +209,8 @@ def main() -> None:
         print(
             f"match, shipped KB, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
             f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
-            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}"
+            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {result['cpu_p99_ms']:.2f} ms; "
+            f"wall p99 {_verdict(result['p99_ms'], TARGET_P99_MS)}"
         )
 
     chatty = long_messages()
@@ -222,11 +225,13 @@ def main() -> None:
         print(
             f"match, shipped KB, {result['n']} long chatty messages (first-time, median of 5 runs): "
             f"wall p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
-            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_MS)}"
+            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {result['cpu_p99_ms']:.2f} ms; "
+            f"wall p99 {_verdict(result['p99_ms'], TARGET_P99_MS)}"
         )
         print(
-            f"match, shipped KB, the same messages, each one's fastest of the 5 runs: CPU p50 "
-            f"{fastest['cpu_p50_ms']:.2f} ms, p99 {_verdict(fastest['cpu_p99_ms'], TARGET_P99_MS)}"
+            f"match, shipped KB, the same messages, each one's fastest of the 5 runs: wall p50 "
+            f"{fastest['p50_ms']:.2f} ms, p99 {_verdict(fastest['p99_ms'], TARGET_P99_MS)}; "
+            f"CPU p99 {fastest['cpu_p99_ms']:.2f} ms"
         )
 
     large = synthetic_entries(kb.entries, 10_000, rnd)
@@ -247,7 +252,8 @@ def main() -> None:
         print(
             f"match, 10,000 entries, {result['n']} {label} questions: wall p50 {result['p50_ms']:.2f} ms, "
             f"p99 {result['p99_ms']:.2f} ms, max {result['max_ms']:.1f} ms; "
-            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {_verdict(result['cpu_p99_ms'], TARGET_P99_LARGE_MS)}"
+            f"CPU p50 {result['cpu_p50_ms']:.2f} ms, p99 {result['cpu_p99_ms']:.2f} ms; "
+            f"wall p99 {_verdict(result['p99_ms'], TARGET_P99_LARGE_MS)}"
         )
 
     inc = bench_incremental(big, tuple(large))

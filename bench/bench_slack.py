@@ -1,21 +1,31 @@
-"""Slack target (issue #4): HTTP `/units` under load, side by side with the framework floor.
+"""Slack target (issue #15): HTTP `/units` under load, side by side with two floors on the same stack.
 
-Two servers, each in its own process and served the same way (uvicorn + Starlette + Bolt's
-AsyncSlackRequestHandler on 127.0.0.1): the bot (`bot.slack.serve.http_app` over `build_app`, with
-its query log writing to a temporary SQLite file) and a bare Bolt AsyncApp whose /units
-listener only acks. A load client in a third process (aiohttp, 16 connections) sends the
-same 2,000 signed slash commands to each, in alternating rounds; the figures are medians
-over rounds (ratios taken per round). A tiny fake Web API in this process answers `auth.test`.
+Three servers, each in its own process and served the way the bot ships (uvicorn with uvloop and
+httptools, `bot.slack.serve.UVICORN_STACK`, Starlette, Bolt's AsyncSlackRequestHandler, 127.0.0.1):
 
-Target: bot >= 0.8x the floor's requests/s, p99 <= 1.5x the floor's, no failures, server
-RSS <= 150 MB afterwards.
+* `floor`: a bare Bolt AsyncApp whose /units listener only acks (what Bolt itself costs);
+* `floor-reply`: the same floor acking every request with the bot's own answer to one message
+  (FIXED_MESSAGE, rendered once at start): what sending an answer at all costs. This is the
+  limit the targets are measured against;
+* `bot`: `bot.slack.serve.http_app` over `build_app`, its query log writing to a temporary file.
 
-`--breakdown` adds three servers to the rounds, to show where the bot's extra time goes: the
-floor acking with a canned Block Kit answer (the cost of sending an answer at all), the bot
-with its query log off, and that bot answering every message with one fixed answer.
+A load client in its own process (aiohttp, 16 connections) sends the same signed slash commands
+to each, in rounds that alternate the order of the servers, on two mixes: units notes only, and
+one in five a knowledge-base question or help. Loads go only to 127.0.0.1 and are bounded (a
+fixed number of requests, each load killed after LOAD_TIMEOUT seconds). Reported per server:
+req/s, p50/p99, failures, RSS, server CPU per request (user + system, every thread of the server
+process) and context switches per request (voluntary + involuntary, summed over its threads).
+Medians over rounds, ratios taken per round, and the spread (min-max) of the ratios.
 
-    python -m bench.bench_slack [--requests 2000] [--concurrency 16] [--rounds 5] [--mix units|mixed]
-                                [--breakdown]
+Targets: /units bot >= 0.7x floor-reply's req/s, p99 <= 1.5x, 0 failures, RSS <= 150 MB; on the
+mix >= 0.6x; server CPU per request <= 0.3 ms.
+
+`--breakdown` adds two servers: the bot with its query log off (`bot-nolog`) and that bot
+answering every message with one fixed answer (`bot-fixed`), to show where the time goes.
+`--stack asyncio` serves every server on asyncio + h11 instead (the stack before #15).
+
+    python -m bench.bench_slack [--requests 2000] [--concurrency 16] [--rounds 5]
+                                [--mix units|mixed|both] [--breakdown] [--stack shipped|asyncio]
 """
 
 from __future__ import annotations
@@ -37,9 +47,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 SECRET = "bench-signing-secret"
-# --breakdown: the floor acking with a canned answer, the bot, the bot with its query log off,
-# then also answering every message with one fixed answer (to FIXED_MESSAGE)
-BREAKDOWN = ("floor-reply", "bot", "bot-nolog", "bot-fixed")
+KINDS = ("floor", "floor-reply", "bot")
+# --breakdown: the bot with its query log off, then also answering every message with one fixed
+# answer (to FIXED_MESSAGE)
+BREAKDOWN = ("bot-nolog", "bot-fixed")
+STACKS = {"shipped": None, "asyncio": {"loop": "asyncio", "http": "h11"}}  # None: serve.UVICORN_STACK
+LOAD_TIMEOUT = 180.0  # seconds: one load of --requests requests, however slow the machine
 FIXED_MESSAGE = "25 min 97124 + 20 min 97140"
 QUESTIONS = [
     "do I need an NPI?",
@@ -74,13 +87,13 @@ def floor_app(settings, reply: dict | None = None):
     return app
 
 
-def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
+def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped") -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Route
 
     from bot.config import Settings
-    from bot.slack.serve import build_components, http_app
+    from bot.slack.serve import UVICORN_STACK, build_components, http_app
 
     settings = Settings(
         slack_bot_token="xoxb-bench",
@@ -90,7 +103,10 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
     )
     if kind.startswith("bot"):
         app, querylog = build_components(settings)
-        if kind in ("bot-nolog", "bot-fixed"):  # the same bot with the query log switched off
+        if kind in ("bot-nolog", "bot-fixed"):  # the same bot with the query log switched off:
+            import bot.slack.bot  # no record built either, so the difference is all the log costs
+
+            bot.slack.bot.QueryRecord = _NoRecord
             querylog.record_query = lambda record: None
         if kind == "bot-fixed":  # ... and one answer for every message: what's left is Slack plumbing
             answerer = app.billing_bot.answerer
@@ -113,7 +129,14 @@ def serve(kind: str, port: int, api_url: str, db_dir: str) -> None:
             return await handler.handle(request)
 
         asgi = Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
-    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    options = STACKS[stack] or UVICORN_STACK
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options)
+
+
+class _NoRecord:
+    @staticmethod
+    def from_answer(*args, **kwargs):
+        return None
 
 
 class _FakeApi(BaseHTTPRequestHandler):
@@ -235,22 +258,39 @@ def _rss_mb(pid: int) -> float:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (noisy neighbours don't inflate it)."""
+    """User + system CPU time of a process so far, all its threads (noisy neighbours don't inflate it)."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def spawn_server(kind: str, api_url: str, db_dir: str) -> tuple[subprocess.Popen, int]:
-    """Start `kind` (floor or one of BREAKDOWN) on uvicorn in its own process; returns it and its port."""
+def context_switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches so far, summed over the process's threads
+    (/proc/<pid>/status alone counts only the main thread)."""
+    voluntary = involuntary = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as fh:
+                for line in fh:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        involuntary += int(line.split()[1])
+        except FileNotFoundError:  # a thread that just ended
+            continue
+    return voluntary, involuntary
+
+
+def spawn_server(kind: str, api_url: str, db_dir: str, stack: str = "shipped") -> tuple[subprocess.Popen, int]:
+    """Start `kind` (one of KINDS or BREAKDOWN) on uvicorn in its own process; returns it and its port."""
     port = _free_port()
     cmd = [sys.executable, "-m", "bench.bench_slack", "--serve", kind, "--port", str(port),
-           "--api-url", api_url, "--db-dir", db_dir]
+           "--api-url", api_url, "--db-dir", db_dir, "--stack", stack]
     return subprocess.Popen(cmd), port
 
 
 @contextlib.contextmanager
-def running_servers(kinds):
+def running_servers(kinds, stack: str = "shipped"):
     """A fake Web API and one server process per kind, listening; yields {kind: (process, port)}."""
     api = ThreadingHTTPServer(("127.0.0.1", 0), _FakeApi)
     threading.Thread(target=api.serve_forever, daemon=True).start()
@@ -259,7 +299,7 @@ def running_servers(kinds):
     with tempfile.TemporaryDirectory() as db_dir:
         try:
             for kind in kinds:
-                servers[kind] = spawn_server(kind, api_url, db_dir)
+                servers[kind] = spawn_server(kind, api_url, db_dir, stack)
             for _, port in servers.values():
                 _wait_listening(port)
             yield servers
@@ -271,7 +311,7 @@ def running_servers(kinds):
             api.shutdown()
 
 
-def _wait_listening(port: int, timeout: float = 20) -> None:
+def _wait_listening(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -299,8 +339,25 @@ def _run_load(port: int, n: int, concurrency: int, mix: str) -> dict:
         check=True,
         capture_output=True,
         text=True,
+        timeout=LOAD_TIMEOUT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measured_load(proc: subprocess.Popen, port: int, n: int, concurrency: int, mix: str) -> dict:
+    """One load, with the server's CPU and context switches per request over it."""
+    cpu, (vol, invol) = _cpu_seconds(proc.pid), context_switches(proc.pid)
+    figures = _run_load(port, n, concurrency, mix)
+    vol2, invol2 = context_switches(proc.pid)
+    figures["cpu_ms"] = (_cpu_seconds(proc.pid) - cpu) * 1000 / n
+    figures["csw_vol"] = (vol2 - vol) / n
+    figures["csw_invol"] = (invol2 - invol) / n
+    return figures
+
+
+def _spread(values) -> str:
+    values = sorted(values)
+    return f"{statistics.median(values):.2f} ({values[0]:.2f}-{values[-1]:.2f})"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -308,14 +365,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--mix", choices=("units", "mixed"), default="units")
-    parser.add_argument("--serve", choices=("floor",) + BREAKDOWN)
+    parser.add_argument("--mix", choices=("units", "mixed", "both"), default="both")
+    parser.add_argument("--stack", choices=tuple(STACKS), default="shipped")
+    parser.add_argument("--serve", choices=KINDS + BREAKDOWN)
     parser.add_argument(
         "--breakdown",
         action="store_true",
-        help="also serve the floor acking with a canned answer (floor-reply), the bot without its query "
-        "log (bot-nolog) and with neither log nor answering (bot-fixed), and print each one's server CPU "
-        "per request: where the bot's time goes",
+        help="also serve the bot without its query log (bot-nolog) and with neither log nor answering "
+        "(bot-fixed), and print each one's server CPU per request: where the bot's time goes",
     )
     parser.add_argument("--load")
     parser.add_argument("--port", type=int)
@@ -323,87 +380,89 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--db-dir")
     args = parser.parse_args(argv if argv is not None else [])
     if args.serve:
-        serve(args.serve, args.port, args.api_url, args.db_dir)
+        serve(args.serve, args.port, args.api_url, args.db_dir, args.stack)
         return {}
     if args.load:
         load(args.load, args.requests, args.concurrency, args.mix)
         return {}
 
-    kinds = ("floor",) + (BREAKDOWN if args.breakdown else ("bot",))
-    with running_servers(kinds) as servers:
-        procs = {kind: proc for kind, (proc, _) in servers.items()}
-        ports = {kind: port for kind, (_, port) in servers.items()}
-        for kind in procs:
-            _run_load(ports[kind], 300, args.concurrency, args.mix)  # warm up (imports, auth.test, caches)
-        # Alternate which goes first, so drift in the machine's load (other jobs) hits both alike;
+    kinds = KINDS + (BREAKDOWN if args.breakdown else ())
+    mixes = ("units", "mixed") if args.mix == "both" else (args.mix,)
+    rounds: dict[tuple[str, str], list[dict]] = {(mix, kind): [] for mix in mixes for kind in kinds}
+    with running_servers(kinds, args.stack) as servers:
+        for kind, (_, port) in servers.items():
+            for mix in mixes:
+                _run_load(port, 300, args.concurrency, mix)  # warm up (imports, auth.test, caches)
+        # Alternate which goes first, so drift in the machine's load (other jobs) hits all alike;
         # the ratios are taken per round, from runs seconds apart.
-        rounds: dict[str, list[dict]] = {kind: [] for kind in kinds}
         for n in range(args.rounds):
-            for kind in kinds if n % 2 == 0 else kinds[::-1]:
-                cpu = _cpu_seconds(procs[kind].pid)
-                figures = _run_load(ports[kind], args.requests, args.concurrency, args.mix)
-                figures["cpu_ms"] = (_cpu_seconds(procs[kind].pid) - cpu) * 1000 / args.requests
-                rounds[kind].append(figures)
-        rss = {kind: _rss_mb(proc.pid) for kind, proc in procs.items()}
+            for mix in mixes:
+                for kind in kinds if n % 2 == 0 else kinds[::-1]:
+                    proc, port = servers[kind]
+                    rounds[mix, kind].append(measured_load(proc, port, args.requests, args.concurrency, mix))
+        rss = {kind: _rss_mb(proc.pid) for kind, (proc, _) in servers.items()}
 
-    def median(kind: str, key: str) -> float:
-        return statistics.median(r[key] for r in rounds[kind])
-
-    result = {
-        kind: {
-            "rps": median(kind, "rps"),
-            "p50_ms": median(kind, "p50_ms"),
-            "p99_ms": median(kind, "p99_ms"),
-            "cpu_ms": median(kind, "cpu_ms"),
-            "failures": sum(r["failures"] for r in rounds[kind]),
-            "rss_mb": rss[kind],
+    result: dict = {"stack": args.stack, "rss_mb": rss}
+    print(
+        f"HTTP /units on the {args.stack} stack, {args.requests} signed requests x {args.rounds} rounds "
+        f"per server and mix, {args.concurrency} clients; medians of rounds (min-max of the per-round ratios):"
+    )
+    for mix in mixes:
+        per = {kind: rounds[mix, kind] for kind in kinds}
+        med = {
+            kind: {key: statistics.median(r[key] for r in per[kind]) for key in per[kind][0]} for kind in kinds
         }
-        for kind in kinds
-    }
-    pairs = list(zip(rounds["bot"], rounds["floor"]))
-    result["rps_ratio"] = statistics.median(b["rps"] / f["rps"] for b, f in pairs)
-    result["p99_ratio"] = statistics.median(b["p99_ms"] / f["p99_ms"] for b, f in pairs)
-    result["cpu_ratio"] = result["bot"]["cpu_ms"] / result["floor"]["cpu_ms"]
-    result["rounds"] = [
-        {"rps_ratio": round(b["rps"] / f["rps"], 2), "p99_ratio": round(b["p99_ms"] / f["p99_ms"], 2)}
-        for b, f in pairs
+        for kind in kinds:
+            med[kind]["failures"] = sum(r["failures"] for r in per[kind])
+        ratios = {
+            f"{key}_vs_{base}": [
+                (b[key] / f[key]) for b, f in zip(per["bot"], per[base])
+            ]
+            for key in ("rps", "p99_ms")
+            for base in ("floor-reply", "floor")
+        }
+        result[mix] = {"median": med, "ratios": ratios}
+        print(f"  mix={mix}:")
+        for kind in kinds:
+            r = med[kind]
+            print(
+                f"    {kind:11} {r['rps']:6.0f} req/s  p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms  "
+                f"failures {r['failures']}  CPU {r['cpu_ms']:.3f} ms/req  "
+                f"ctx switches {r['csw_vol']:.2f} vol + {r['csw_invol']:.2f} invol /req"
+            )
+        print(
+            f"    bot vs floor-reply: req/s {_spread(ratios['rps_vs_floor-reply'])}x, "
+            f"p99 {_spread(ratios['p99_ms_vs_floor-reply'])}x; vs bare floor: req/s "
+            f"{_spread(ratios['rps_vs_floor'])}x, p99 {_spread(ratios['p99_ms_vs_floor'])}x"
+        )
+        if args.breakdown:
+            cpu = {kind: med[kind]["cpu_ms"] for kind in kinds}
+            print(
+                f"    server CPU per request over the bare floor's: sending an answer at all (floor-reply) "
+                f"{cpu['floor-reply'] - cpu['floor']:.3f} ms; the bot's query log {cpu['bot'] - cpu['bot-nolog']:.3f}"
+                f" ms, answering {cpu['bot-nolog'] - cpu['bot-fixed']:.3f} ms, the rest (rendering, the "
+                f"listener, the answer's size) {cpu['bot-fixed'] - cpu['floor']:.3f} ms"
+            )
+    print("  RSS after the rounds: " + ", ".join(f"{kind} {mb:.0f} MB" for kind, mb in rss.items()))
+    units = result.get("units")
+    checks = []
+    if units:
+        med, ratios = units["median"], units["ratios"]
+        checks += [
+            ("units req/s >= 0.7x floor-reply", statistics.median(ratios["rps_vs_floor-reply"]) >= 0.7),
+            ("units p99 <= 1.5x floor-reply", statistics.median(ratios["p99_ms_vs_floor-reply"]) <= 1.5),
+            ("server CPU <= 0.3 ms/req", med["bot"]["cpu_ms"] <= 0.3),
+        ]
+    if "mixed" in result:
+        checks.append(
+            ("mixed req/s >= 0.6x floor-reply", statistics.median(result["mixed"]["ratios"]["rps_vs_floor-reply"]) >= 0.6)
+        )
+    checks += [
+        ("0 failures", all(r["failures"] == 0 for (_, kind), rs in rounds.items() if kind == "bot" for r in rs)),
+        ("RSS <= 150 MB", rss["bot"] <= 150),
     ]
-    ok = (
-        result["rps_ratio"] >= 0.8
-        and result["p99_ratio"] <= 1.5
-        and result["bot"]["failures"] == 0
-        and result["bot"]["rss_mb"] <= 150
-    )
-    print(
-        f"HTTP /units, {args.requests} signed requests x {args.rounds} rounds, {args.concurrency} clients, "
-        f"mix={args.mix} (median round):"
-    )
-    for kind in kinds:
-        r = result[kind]
-        print(
-            f"  {kind:11}  {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 {r['p99_ms']:6.1f} ms   "
-            f"failures {r['failures']}   RSS {r['rss_mb']:.0f} MB   server CPU {r['cpu_ms']:.2f} ms/request"
-        )
-    print(
-        "  per round bot/floor: "
-        + ", ".join(f"{r['rps_ratio']:.2f}x req/s, p99 {r['p99_ratio']:.2f}x" for r in result["rounds"])
-    )
-    print(
-        f"  bot/floor (median of rounds): {result['rps_ratio']:.2f}x req/s (target >= 0.8), p99 {result['p99_ratio']:.2f}x "
-        f"(target <= 1.5), RSS {result['bot']['rss_mb']:.0f} MB (target <= 150): {'OK' if ok else 'MISSED'}"
-    )
-    print(
-        f"  server CPU per request, bot/floor: {result['cpu_ratio']:.2f}x (steadier than req/s on a shared machine;"
-        f" 1/x is the req/s ratio a saturated server would show)"
-    )
-    if args.breakdown:
-        cpu = {kind: result[kind]["cpu_ms"] for kind in kinds}
-        print(
-            f"  server CPU per request over the floor's: sending an answer at all (floor-reply) "
-            f"{cpu['floor-reply'] - cpu['floor']:.2f} ms; the bot's query log {cpu['bot'] - cpu['bot-nolog']:.2f} ms, "
-            f"answering {cpu['bot-nolog'] - cpu['bot-fixed']:.2f} ms, the rest (rendering, the listener, "
-            f"the answer's size) {cpu['bot-fixed'] - cpu['floor']:.2f} ms"
-        )
+    print("  targets: " + "; ".join(f"{name}: {'OK' if ok else 'MISSED'}" for name, ok in checks))
+    result["targets"] = dict(checks)
     return result
 
 

@@ -43,6 +43,10 @@ AUTH_TIMEOUT = 5.0  # auth.test at start
 CONNECT_TIMEOUT = 10.0  # one Socket Mode connection attempt
 MAX_BACKOFF = 60.0
 STABLE_SECONDS = 30.0  # a connection that lasted this long resets the backoff
+# The event loop and HTTP parser uvicorn runs on, named rather than "auto" so a missing
+# `uvicorn[standard]` fails at start instead of silently serving on the slower pure-Python stack
+# (asyncio + h11 cost about a third more CPU a request, bot and floor alike: issue #15).
+UVICORN_STACK = {"loop": "uvloop", "http": "httptools"}
 
 
 class ConfigError(BillingBotError):
@@ -261,6 +265,7 @@ def run_server(
                     log_level="info",
                     access_log=False,
                     timeout_graceful_shutdown=DRAIN_SECONDS,
+                    **UVICORN_STACK,
                 )
                 return 0
             return asyncio.run(

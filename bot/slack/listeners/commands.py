@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.answer import escape
-from bot.slack import blocks
+from bot.slack import blocks, encode
 from bot.slack.bot import SlackBot
 from bot.slack.listeners import form, sharing
 
@@ -50,7 +50,7 @@ class UnitsCommand:
                 asked=text,
                 where={},  # the answer was ephemeral: the asker is told in a DM
             )
-            await ack(response_type="ephemeral", **sharing.offer_share(msg, mode="ask", text=text))
+            await ack(encode.ephemeral(sharing.offer_share(msg, mode="ask", text=text)))  # the hot path: JSON encoded once, by orjson
 
     def rule_command(self, name: str, channel_id: str | None, user_id: str | None) -> dict:
         """`/units rule` shows the channel's default rule; `/units rule NAME` sets it (kept in SQLite)."""
