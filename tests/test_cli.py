@@ -195,3 +195,12 @@ def test_large_batch_keeps_order(tmp_path):
                            env={**os.environ, "BILLING_BOT_LOG_CLI": "0"})
     out = [json.loads(x) for x in r.stdout.splitlines()]
     assert minutes == [o["total_minutes"] for o in out]
+
+
+def test_a_decline_promises_logging_only_when_the_question_is_logged(tmp_path):
+    env = {"BILLING_BOT_DB": str(tmp_path / "log.db"), "BILLING_BOT_LOG_CLI": "1"}
+    logged = bb("ask", "--json", "what is the best pizza in town", env=env)
+    unlogged = bb("ask", "--json", "what is the best pizza in town", env={**env, "BILLING_BOT_LOG_CLI": "0"})
+    assert ["no_match", "no_match"] == [json.loads(r.stdout)["kind"] for r in (logged, unlogged)]
+    assert "Your question is logged" in json.loads(logged.stdout)["text"]
+    assert "logged" not in json.loads(unlogged.stdout)["text"]

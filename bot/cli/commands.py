@@ -216,6 +216,8 @@ def ask(obj: _Ctx, message: tuple[str, ...], as_json: bool, rule: str | None, lo
     """
     batch = message == ("-",) or (not message and not sys.stdin.isatty())
     obj.logging = (not batch and obj.settings.log_cli) if log is None else log
+    if not obj.logging:
+        obj.answerer(rule).logged_note = ""  # a decline must not promise that the question was logged
     try:
         if batch:
             _batch(obj, as_json, rule)

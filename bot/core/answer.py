@@ -117,6 +117,9 @@ class Answerer:
         if self.rules.get(name) is None:
             raise UnknownRule(f"unknown rule {name!r}; choose one of: {', '.join(self.rules.names())}")
         self.default_rule = self.rules.get(name).name
+        # What a decline promises about the question: true where the caller logs it (Slack, the
+        # CLI by default); a caller that doesn't log must say nothing (BILLING_BOT_LOG_CLI=0).
+        self.logged_note = "Your question is logged so the team can add an answer."
 
     @classmethod
     def from_knowledge(
@@ -654,7 +657,7 @@ class Answerer:
                 text = "I'm not sure I know the answer to that, and I'd rather not guess."
             if suggestions:
                 text += " Did you mean one of these?\n" + "\n".join(f"• {escape(s.question)}" for s in suggestions)
-            text += "\nFor units, ask like `40 min 97140`. Your question is logged so the team can add an answer."
+            text += "\nFor units, ask like `40 min 97140`." + (f" {self.logged_note}" if self.logged_note else "")
             return Answer("no_match", text, context=(DISCLAIMER,), suggestions=suggestions, query=req.text)
         entry = result.best.entry
         others = tuple(s for s in suggestions if s.id != entry.id)
