@@ -336,9 +336,9 @@ def codes(as_json: bool):
         kind = "timed  " if c.timed else "untimed"
         names = f"  ({', '.join(c.aliases[:4])})" if c.aliases else ""
         click.echo(f"{c.code}  {kind}  {c.name}{names}")
-    click.echo("\nRetired:")
+    click.echo("\nNot current codes (deleted, or never a CPT code), and what to use instead:")
     for r in table.retired.values():
-        click.echo(f"{r.code}  -> {', '.join(r.replacements)}")
+        click.echo(f"{r.code}  -> {', '.join(r.replacements)}: {r.note}")
     click.echo("\nCPT codes are maintained by the AMA; the names above are our own plain-language summaries.")
 
 

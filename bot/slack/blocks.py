@@ -309,7 +309,7 @@ def codes_blocks(codes) -> list[dict]:
     retired = [f"`{r.code}` → {', '.join(r.replacements)}" for r in codes.retired.values()]
     text = "*Codes I know*\n" + "\n".join(rows)
     if retired:
-        text += "\n*Retired*\n" + "\n".join(retired)
+        text += "\n*Not current (deleted, or never a CPT code)*\n" + "\n".join(retired)
     blocks = [section_block(chunk, verbatim=False) for chunk in split_text(text)]
     return blocks[: MAX_BLOCKS - 1] + [
         context_block(["CPT codes are maintained by the AMA; the names are our own plain-language summaries."])
