@@ -360,6 +360,9 @@ _PKS = {
     "conversations": "key",
 }
 INSERT, UPSERT = "insert", "upsert"
+# close(wait_for_disk=False) keeps retrying failed writes this long before it gives up: long
+# enough for a passing lock, short enough that a command with an answer printed exits at once.
+GIVE_UP_AFTER = 0.5
 QUERY_COLUMNS = tuple(f.name for f in fields(QueryRecord))
 _ROW_COLUMNS = (*QUERY_COLUMNS, "text_length")  # the record's fields, then the question's full length
 # Questions go in as multi-row INSERTs of up to _ROWS_PER_INSERT rows: sqlite3 releases the GIL
@@ -422,6 +425,7 @@ class QueryLog:
         self._counts = dict.fromkeys(("written", "spilled", "dropped", "failed", "retries", "errors"), 0)
         self.last_error: str | None = None
         self._stopping = self._abandon = self._give_up = False
+        self._closing_since = 0.0
         self._hurry = False  # flush() is waiting: write what is queued now, don't gather a batch
         self._thread: threading.Thread | None = None
         self._channel_rules: dict[str, str] = {}
@@ -460,6 +464,7 @@ class QueryLog:
         with self._cv:
             self._stopping = True
             self._give_up = not wait_for_disk
+            self._closing_since = time.monotonic()
             self._cv.notify_all()
             thread = self._thread
         if thread is not None:
@@ -728,8 +733,8 @@ class QueryLog:
                 if db is not None:
                     db.close()
                     db = None
-                if self._give_up:
-                    break
+                if self._give_up and time.monotonic() - self._closing_since >= GIVE_UP_AFTER:
+                    break  # a moment's lock (a reader, a loaded machine) is retried; a dead file isn't
                 backoff = min(self.retry_max, max(0.01, backoff * 2))
         if db is not None:
             if not self._abandon:
