@@ -85,8 +85,10 @@ def test_multi_visit_follow_up(bot):
 def test_follow_up_with_nothing_to_follow(bot):
     a = bot.answer("what about under ama?", previous=None, conversation=True)
     assert "no_match" == a.kind and "no earlier units question" in a.text
-    # outside a conversation the same words are a question for the knowledge base
-    assert "faq" == bot.answer("what about under ama?").kind
+    # outside a conversation the same words are a question for the knowledge base (answered, or
+    # "not sure" with the close topics offered), never a unit sum
+    a = bot.answer("what about under ama?")
+    assert a.kind in ("faq", "no_match") and "cms-vs-ama" in {a.id, *(s.id for s in a.suggestions)}
 
 
 def test_a_complete_note_in_a_conversation_stands_alone(bot):
@@ -106,7 +108,7 @@ def test_a_question_in_between_keeps_the_state(bot):
 
 def test_an_unreadable_state_is_ignored(bot):
     a = bot.answer("what about ama?", previous={"visits": "nonsense"}, conversation=True)
-    assert "faq" == a.kind
+    assert a.kind in ("faq", "no_match") and "cms-vs-ama" in {a.id, *(s.id for s in a.suggestions)}
 
 
 # -- the store ----------------------------------------------------------------------------------------

@@ -332,7 +332,7 @@ def test_a_message_nearer_an_off_topic_question_than_any_entry_is_declined():
     assert {e.id for e in ENTRIES} == {e.id for e in matcher.entries}
 
 
-def test_a_close_call_goes_to_the_entry_whose_phrasings_use_the_words_more(monkeypatch):
+def test_a_close_call_the_two_scorers_disagree_on_is_no_answer_but_both_suggestions(monkeypatch):
     import bot.core.match
 
     # in a KB of two entries every shared word is light: find phrasings through all of them here
@@ -353,8 +353,12 @@ def test_a_close_call_goes_to_the_entry_whose_phrasings_use_the_words_more(monke
     question = "fee schedule lookup massage"
     words = matcher._normalise(question).words
     assert matcher._bm25(matcher._ids["long"], words) > matcher._bm25(matcher._ids["short"], words)
-    assert "long" == best_id(matcher.match(question))
-    # on its best phrasing alone, "short" comes first: it is the second opinion that decides
+    result = matcher.match(question)
+    # the best phrasing says "short", all of each entry's phrasings say "long": not sure, both offered,
+    # the second opinion's choice first
+    assert result.best is None
+    assert ["long", "short"] == [m.entry.id for m in result.candidates]
+    # with no close-call window, the best phrasing alone decides
     monkeypatch.setattr(bot.core.match, "TIE_MARGIN", 0.0)
     assert "short" == best_id(matcher.match(question))
     # replacing an entry keeps the counts consistent
