@@ -109,3 +109,25 @@ def test_without_a_token_it_refuses_and_an_empty_week_sends_nothing(db_path, tmp
     empty = run(tmp_path / "empty.db", tmp_path / "nowhere", SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=fake_slack.url)
     assert (0, "Nothing to review this week: no digest sent.\n") == (empty.exit_code, empty.stdout)
     assert [] == fake_slack.calls("chat.postMessage")
+
+
+def test_one_reviewers_failed_dm_does_not_stop_the_others():
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web import SlackResponse
+
+    from bot.slack import digest as weekly
+
+    found = weekly.Digest(due=[], clusters=[{"size": 3, "text": "what is a superbill", "candidate": None}],
+                          down_votes=[], waiting=[])
+    posted = []
+
+    def post(channel, **message):
+        if channel == "UGONE":
+            response = SlackResponse(client=None, http_verb="POST", api_url="chat.postMessage", req_args={},
+                                     data={"ok": False, "error": "user_not_found"}, headers={}, status_code=200)
+            raise SlackApiError("user_not_found", response)
+        posted.append(channel)
+
+    sent, failed = weekly.send(found, ["UREV1", "UGONE", "UREV2"], post)
+    assert (["UREV1", "UREV2"], {"UGONE": "user_not_found"}) == (sent, failed)
+    assert ["UREV1", "UREV2"] == posted

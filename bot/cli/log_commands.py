@@ -425,11 +425,12 @@ def digest(dry_run: bool, db_path: Path, knowledge_dir: Path):
             for part in weekly.parts(found, reviewer):
                 click.echo(part)
         return
-    try:
-        sent = weekly.send(found, reviewers, client.chat_postMessage)
-    except SlackApiError as exc:
-        raise click.ClickException(f"digest not sent: {exc.response.get('error') if exc.response else exc}") from None
+    sent, failed = weekly.send(found, reviewers, client.chat_postMessage)
     click.echo(f"Sent the digest to {len(sent)} reviewer{'' if len(sent) == 1 else 's'}: {', '.join(sent)}.")
+    if failed:
+        for reviewer, error in failed.items():
+            click.echo(f"not sent to {reviewer}: {error}", err=True)
+        raise SystemExit(1)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

@@ -114,17 +114,26 @@ def message(digest: Digest, reviewer: str) -> dict:
     return {"text": summary, "blocks": blocks[:MAX_BLOCKS]}
 
 
-def send(digest: Digest, reviewers: Iterable[str], post: Callable[..., object]) -> list[str]:
+def send(
+    digest: Digest, reviewers: Iterable[str], post: Callable[..., object]
+) -> tuple[list[str], dict[str, str]]:
     """Post the digest to each reviewer (`post(channel=..., text=..., blocks=...)`, e.g. a
-    `slack_sdk.WebClient.chat_postMessage`); returns who got it, in order. Nothing when the
-    digest is empty."""
+    `slack_sdk.WebClient.chat_postMessage`). Returns who got it, in order, and who didn't with
+    Slack's error: one reviewer's failed DM (a deactivated account) doesn't stop the others.
+    Nothing when the digest is empty."""
+    from slack_sdk.errors import SlackApiError
+
     if digest.empty:
-        return []
-    sent = []
+        return [], {}
+    sent, failed = [], {}
     for reviewer in recipients(reviewers, digest):
-        post(channel=reviewer, **message(digest, reviewer))  # a DM: the user's ID as the channel
-        sent.append(reviewer)
-    return sent
+        try:
+            post(channel=reviewer, **message(digest, reviewer))  # a DM: the user's ID as the channel
+        except SlackApiError as exc:
+            failed[reviewer] = str((exc.response or {}).get("error") or exc)
+        else:
+            sent.append(reviewer)
+    return sent, failed
 
 
 def _section(title: str, lines: list[str]) -> str:
