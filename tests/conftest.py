@@ -13,12 +13,12 @@ import pytest
 import uvicorn
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.core.answer import Answerer
 from bot.config import Settings
+from bot.core.answer import Answerer
 from bot.core.index_cache import ENV as INDEX_CACHE_ENV
-from bot.storage.querylog import QueryLog
-from bot.slack.serve import http_app
 from bot.slack.app import build_app, make_client
+from bot.slack.serve import http_app
+from bot.storage.querylog import QueryLog
 from tests.payloads import BOT_ID, BOT_USER, SECRET, TEAM, signed_headers
 
 AUTH_TEST = {

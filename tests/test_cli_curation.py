@@ -11,7 +11,6 @@ import threading
 from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.cli import commands
 from bot.cli.commands import cli
 from bot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
 from bot.storage.review import ReviewDesk

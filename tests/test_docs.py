@@ -7,8 +7,8 @@ import shlex
 from pathlib import Path
 
 import click
-from click.testing import CliRunner
 import pytest
+from click.testing import CliRunner
 
 from bot.cli.commands import cli
 from bot.config import SETTINGS
@@ -39,7 +39,7 @@ def test_every_setting_is_in_the_readme(setting):
 
 
 ROOT = Path(__file__).resolve().parent.parent
-_BLOCK = re.compile(r"```(?:sh|console)\n(.*?)```", re.S)
+_BLOCK = re.compile(r"```(?:sh|console)\n(.*?)```", re.DOTALL)
 _SAFE = ("ask", "codes", "kb check", "log recent", "log stats", "log purge", "--help")
 
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import render
-from bot.slack import blocks as block_kit
 from bot.core.answer import Answerer
 from bot.core.times import normalize
 from bot.core.units import units_for
 from bot.core.visits import split
+from bot.slack import blocks as block_kit
 
 WORDS = ["Pt 1:", "Pt 2:", "patient A", "patient B", "2nd client", "visit 2:", "monday", "tuesday", "11/3",
          "yesterday", "today", "am session", "pm session", "40", "min", "97140", "97124", "12345", "79124", "9714",

@@ -9,7 +9,15 @@ import pytest
 from sqlite_utils import Database
 
 from bot.core.model import Answer, UnitLine
-from bot.storage.querylog import MIGRATIONS, QUERY_COLUMNS, QueryLog, QueryRecord, new_query_id, parse_age, utc_now
+from bot.storage.querylog import (
+    MIGRATIONS,
+    QUERY_COLUMNS,
+    QueryLog,
+    QueryRecord,
+    new_query_id,
+    parse_age,
+    utc_now,
+)
 
 FAST = {"busy_timeout": 0.05, "retry_max": 0.05, "flush_interval": 0.01}
 TABLES = {

@@ -83,7 +83,7 @@ def test_concurrent_questions_then_sigterm_leave_exactly_one_redacted_row_each(f
     try:
         assert wait_until(lambda: _healthy(port), 20), "server did not come up"
         # SIGTERM while questions are still arriving: the last ones answered are still queued
-        stop = lambda: proc.send_signal(signal.SIGTERM)  # noqa: E731
+        stop = lambda: proc.send_signal(signal.SIGTERM)
         ids = asyncio.run(_ask_all(f"http://127.0.0.1:{port}/slack/events", texts, REQUESTS // 2, stop))
         assert 0 == proc.wait(30)
     finally:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.storage.querylog import QueryLog
 from bot.slack.serve import ConfigError, check, run_server
+from bot.storage.querylog import QueryLog
 from tests import payloads as p
 from tests.conftest import ServedBot, wait_until
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bot.storage.querylog import QueryLog
 from bot.slack.app import build_app, make_client
+from bot.storage.querylog import QueryLog
 from tests import payloads as p
 from tests.conftest import dispatch
 

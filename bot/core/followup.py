@@ -30,9 +30,7 @@ _SHORT = 4  # words: "ama?", "cigna then" are follow-ups without a cue word
 # The only other words a follow-up has; "does aetna cover it?" or "what if I treat 45 min without a
 # referral?" are questions of their own.
 _FILLER = frozenset(
-    "what about how if and but ok okay so now then also plus add with without w o drop remove minus take leave "
-    "out except no under using for same instead make it its s that was were is be change to actually of a an "
-    "the min mins minute minutes more rule hmm please pls".split()
+    ["what", "about", "how", "if", "and", "but", "ok", "okay", "so", "now", "then", "also", "plus", "add", "with", "without", "w", "o", "drop", "remove", "minus", "take", "leave", "out", "except", "no", "under", "using", "for", "same", "instead", "make", "it", "its", "s", "that", "was", "were", "is", "be", "change", "to", "actually", "of", "a", "an", "the", "min", "mins", "minute", "minutes", "more", "rule", "hmm", "please", "pls"]
 )
 
 

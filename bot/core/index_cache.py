@@ -74,7 +74,7 @@ def cached(knowledge_dir: Path, build: Callable[[], T]) -> T:
             return _unpickle(f.read())
     except FileNotFoundError:
         pass
-    except Exception as exc:  # noqa: BLE001 - unreadable, damaged or stale: build instead
+    except Exception as exc:
         log.info("FAQ index cache %s not used (%s); building", path, exc)
     value = build()
     _store(path, value)
@@ -108,5 +108,5 @@ def _store(path: Path, value: object) -> None:
         older = sorted(path.parent.glob("faq-index-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in older[_KEEP:]:
             stale.unlink(missing_ok=True)
-    except Exception as exc:  # noqa: BLE001 - read-only, full disk...: the bot still works, it builds each time
+    except Exception as exc:
         log.info("FAQ index cache not written to %s (%s)", path.parent, exc)

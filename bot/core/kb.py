@@ -94,7 +94,7 @@ class Entry(BaseModel):
         if isinstance(value, (list, tuple)):
             for code in value:
                 if not isinstance(code, str):  # pydantic reports ValueError, not TypeError
-                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')  # noqa: TRY004
+                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')
         return value
 
     @field_validator("state")

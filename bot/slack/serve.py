@@ -65,7 +65,7 @@ def build_components(settings: Settings):
     from bot.storage.querylog import QueryLog
 
     answerer = Answerer.from_knowledge(default_rule=settings.rule)
-    answerer.matcher  # noqa: B018 - load the knowledge base now: fail at start, not on a question
+    answerer.matcher
     querylog = QueryLog(
         settings.db_path, store_text=settings.store_text, purge_days=settings.purge_days
     ).start()

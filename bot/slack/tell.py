@@ -46,7 +46,7 @@ async def tell_askers(bot, client: AsyncWebClient) -> int:
                 channel = tell.user_id if tell.in_dm else tell.channel_id
                 await client.chat_postMessage(channel=channel, thread_ts=tell.thread, **tell_message(tell, answer))
                 posted += 1
-        except Exception as exc:  # noqa: BLE001 - one asker's closed DM must not stop the others
+        except Exception as exc:
             log.warning("could not tell the asker of %s: %s", tell.query_id, exc)
         bot.askers.told(tell)  # at most once, even when posting failed
     return posted

@@ -108,7 +108,7 @@ class Askers:
         try:
             with self.log.open_db() as db:
                 rows = list(db.table("opt_outs").rows)
-        except Exception:  # noqa: BLE001 - an unavailable log: everyone is told, retried next time
+        except Exception:
             return
         with self._lock:
             for row in rows:
@@ -135,7 +135,7 @@ class Askers:
         try:
             with self.log.open_db() as db:
                 rows = list(db.query(_PENDING))
-        except Exception:  # noqa: BLE001 - an unavailable log: nobody told now, tried again later
+        except Exception:
             return []
         out, seen = [], set()
         with self._lock:

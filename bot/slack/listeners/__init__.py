@@ -6,7 +6,18 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack.bot import SlackBot
-from bot.slack.listeners import actions, commands, desk, events, form, home, sharing, shortcuts, views, welcome
+from bot.slack.listeners import (
+    actions,
+    commands,
+    desk,
+    events,
+    form,
+    home,
+    sharing,
+    shortcuts,
+    views,
+    welcome,
+)
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:

@@ -12,7 +12,13 @@ from slack_bolt.async_app import AsyncApp
 from bot.slack import blocks
 from bot.slack.blocks import echo
 from bot.slack.bot import SlackBot, clip
-from bot.slack.share_blocks import SHARE_ACTION, parse_share_value, share_value, shared_header, with_share_button
+from bot.slack.share_blocks import (
+    SHARE_ACTION,
+    parse_share_value,
+    share_value,
+    shared_header,
+    with_share_button,
+)
 
 log = logging.getLogger("bot.slack.app")
 
