@@ -105,26 +105,28 @@ class SlackBot:
             msg = {"text": "How to ask me", "blocks": self.usage(channel_id, place)}
         else:
             msg = blocks.message(answer, query_id=query_id, asked=asked)
-        self.log.record_query(
-            QueryRecord.from_answer(
-                answer,
-                id=query_id,
-                surface=surface,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-            )
+        self.log_answer(
+            answer, surface=surface, started=started, team_id=team_id, channel_id=channel_id, user_id=user_id,
+            query_id=query_id,
         )
         if where is not None and answer.kind in TOLD_KINDS:
             self.askers.record(query_id, user_id=user_id, channel_id=channel_id, **where)
         return msg
 
     def log_answer(
-        self, answer: Answer, *, surface: str, started: float, team_id=None, channel_id=None, user_id=None
+        self,
+        answer: Answer,
+        *,
+        surface: str,
+        started: float,
+        team_id=None,
+        channel_id=None,
+        user_id=None,
+        query_id: str | None = None,
     ) -> str:
-        """Log an answer found some other way than `reply` (the shortcuts, the form); returns its query id."""
-        query_id = new_query_id()
+        """Log an answer (`reply`'s, the shortcuts', the form's); returns its query id (a new one
+        unless the caller already put `query_id` on the answer's buttons)."""
+        query_id = query_id or new_query_id()
         self.log.record_query(
             QueryRecord.from_answer(
                 answer,

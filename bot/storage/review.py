@@ -530,21 +530,31 @@ class ReviewDesk:
         return out
 
     def _approve_edit(self, user_id: str, edit_id: str) -> ReviewResult:
+        return self._second_approval(
+            user_id, edit_id, self._edits, "edits", "proposed_by", "proposed",
+            lambda row: f"{row['entry_id']} answers this way from now on.",
+        )
+
+    def _second_approval(
+        self, user_id: str, item_id: str, rows: dict, table: str, author: str, verb: str, answers
+    ) -> ReviewResult:
+        """The two-reviewer rule, for drafts and edits alike: a draft-status item approved by
+        someone other than its author is written through the log and answers from then on."""
         with self._lock:
-            row = self._edits[edit_id]
-            if row["status"] != "draft":
-                message = f"{edit_id} is already {row['status']}."
-            elif row["proposed_by"] == user_id:
-                message = f"You proposed {edit_id}; a second reviewer has to approve it."
+            row = rows.get(item_id)
+            if row is None:
+                message = f"No draft {item_id!r}."
+            elif row["status"] != "draft":
+                message = f"{item_id} is already {row['status']}."
+            elif row[author] == user_id:
+                message = f"You {verb} {item_id}; a second reviewer has to approve it."
             else:
-                row = self._edits[edit_id] = {**row, "status": "approved", "approved_by": user_id, "approved_at": utc_now()}
+                row = rows[item_id] = {**row, "status": "approved", "approved_by": user_id, "approved_at": utc_now()}
                 message = ""
         if message:
-            return self._done(user_id, "approve", edit_id, False, message)
-        self.log.enqueue("edits", row, UPSERT)
-        result = self._done(
-            user_id, "approve", edit_id, True, f"Approved {edit_id}; {row['entry_id']} answers this way from now on."
-        )
+            return self._done(user_id, "approve", item_id, False, message)
+        self.log.enqueue(table, row, UPSERT)
+        result = self._done(user_id, "approve", item_id, True, f"Approved {item_id}; {answers(row)}")
         self._changed()
         return result
 
@@ -615,26 +625,9 @@ class ReviewDesk:
             self._reload()
         if draft_id in self._edits:
             return self._approve_edit(user_id, draft_id)
-        with self._lock:
-            row = self._drafts.get(draft_id)
-            if row is None:
-                message = f"No draft {draft_id!r}."
-            elif row["status"] != "draft":
-                message = f"{draft_id} is already {row['status']}."
-            elif row["drafted_by"] == user_id:
-                message = f"You drafted {draft_id}; a second reviewer has to approve it."
-            else:
-                row = {**row, "status": "approved", "approved_by": user_id, "approved_at": utc_now()}
-                self._drafts[draft_id] = row
-                message = ""
-        if message:
-            return self._done(user_id, "approve", draft_id, False, message)
-        self.log.enqueue("drafts", row, UPSERT)
-        result = self._done(
-            user_id, "approve", draft_id, True, f"Approved {draft_id}; it answers from now on."
+        return self._second_approval(
+            user_id, draft_id, self._drafts, "drafts", "drafted_by", "drafted", lambda row: "it answers from now on."
         )
-        self._changed()
-        return result
 
     def dismiss(self, user_id: str, item_id: str) -> ReviewResult:
         """Take an item off the queue (a query id, a "due:" item), or reject a draft."""
