@@ -455,7 +455,7 @@ class Answerer:
         if close:
             hint = " Did you mean " + " or ".join(f"{c} ({self.codes.codes[c].name})" for c in close) + "?"
         else:
-            close = [c for c in ("97124", "97140", "97112") if c in self.codes.codes]
+            close = list(self.codes.massage_codes)
             hint = " The massage codes are " + ", ".join(f"{c} ({self.codes.codes[c].name})" for c in close) + "."
         msg = (
             f"`{escape(code)}` is not a code I know, so I counted nothing for it (its minutes don't go to another "

@@ -108,7 +108,7 @@ class CodeTable:
     """Every code the bot knows, the retired ones, and pairs payers refuse together."""
 
     def __init__(self, codes: list[Code], retired: list[RetiredCode] = (), conflicts: list[Conflict] = (),
-                 techniques: list[Technique] = (), outside: list[Outside] = ()):
+                 techniques: list[Technique] = (), outside: list[Outside] = (), massage_codes: list[str] = ()):
         self.codes: dict[str, Code] = {c.code: c for c in codes}
         self.retired: dict[str, RetiredCode] = {r.code: r for r in retired}
         self.conflicts = tuple(conflicts)
@@ -118,6 +118,7 @@ class CodeTable:
         self.techniques: dict[str, Technique] = {t.id: t for t in techniques}
         self.technique_words: dict[str, Technique] = {w.lower(): t for t in techniques for w in t.words}
         self.outside = tuple(outside)
+        self.massage_codes = tuple(c for c in massage_codes if c in self.codes)  # offered for an unknown code
         self.aliases: dict[str, str] = {}
         for c in codes:
             for alias in c.aliases:
@@ -198,6 +199,7 @@ def load_code_table(path: Path = KNOWLEDGE_DIR / "codes.yaml") -> CodeTable:
         [_record(Conflict, c, path, f"conflicts[{i}]") for i, c in enumerate(data.get("conflicts") or [])],
         [_record(Technique, t, path, f"techniques[{i}]") for i, t in enumerate(data.get("techniques") or [])],
         [_record(Outside, o, path, f"outside[{i}]") for i, o in enumerate(data.get("outside") or [])],
+        [str(c) for c in data.get("massage_codes") or []],
     )
 
 

@@ -68,6 +68,7 @@ class CodesFile(_Model):
     conflicts: tuple[Conflict, ...] = ()
     techniques: tuple[Technique, ...] = ()
     outside: tuple[Outside, ...] = ()
+    massage_codes: tuple[str, ...] = ()
     sources: tuple[SourceRef, ...] = ()
 
     @model_validator(mode="after")
@@ -100,6 +101,9 @@ class CodesFile(_Model):
         for o in self.outside:
             if any(o.range[0] <= c <= o.range[1] for c in known):
                 raise ValueError(f"outside range {o.range} holds a code of the table")
+        missing = [c for c in self.massage_codes if c not in known]
+        if missing:
+            raise ValueError(f"massage_codes names unknown code(s) {missing}")
         return self
 
 
