@@ -137,9 +137,13 @@ class Answerer:
     def matcher(self):
         return self._faq_index[1]
 
+    @property
+    def classifier(self):
+        return self._faq_index[2]
+
     @cached_property
     def _faq_index(self) -> tuple:
-        """(knowledge base, matcher): from the on-disk cache (bot.core.index_cache) when knowledge/ is
+        """(knowledge base, matcher, classifier): from the on-disk cache (bot.core.index_cache) when knowledge/ is
         unchanged since it was last built. A cross-validation fold (`leave_out_asked`) always builds."""
         if self.leave_out_asked:
             return self._build_faq_index()
@@ -149,21 +153,32 @@ class Answerer:
 
     def _build_faq_index(self) -> tuple:
         from bot.core.asked import load_asked
+        from bot.core.classifier import train
         from bot.core.kb import load_kb, load_phrasings
         from bot.core.match import Matcher, load_vocabulary
 
         directory = self.knowledge.directory
         kb = load_kb(directory / "faq", known_codes=self.codes.known)
-        matcher = Matcher(kb.entries, vocabulary=load_vocabulary(directory / "vocabulary.yaml"))
+        vocabulary = load_vocabulary(directory / "vocabulary.yaml")
+        matcher = Matcher(kb.entries, vocabulary=vocabulary)
+        examples = [(text, entry.id) for entry in kb.entries for text in (entry.question, *entry.phrasings)]
+        examples += [(text, None) for questions in vocabulary.off_topic.values() for text in questions]
         for entry_id, phrasings in load_phrasings(directory / "phrasings.yaml").items():
             if kb.get(entry_id) is not None:
                 for phrasing in phrasings:
                     matcher.add_phrasing(entry_id, phrasing)
+                    examples.append((phrasing, entry_id))
         for asked in load_asked(directory / "asked", leave_out=self.leave_out_asked):
             if asked.entry_id is None or kb.get(asked.entry_id) is not None:
                 matcher.learn(asked.entry_id, asked.text)
+                examples.append((asked.text, asked.entry_id))
         matcher.warm()
-        return kb, matcher
+        texts, labels = zip(*examples)
+        return kb, matcher, train(texts, labels)
+
+    @cached_property
+    def _learnt_labels(self) -> frozenset:
+        return frozenset(self.classifier.labels)
 
     def resolve_rule(self, name: str | None) -> Rule:
         rule = self.rules.get(name) if name else self.rules.get(self.default_rule)
@@ -644,10 +659,14 @@ class Answerer:
 
     # -- questions ----------------------------------------------------------------------------------
     def _faq(self, req: Request, state: str | None = None) -> Answer:
+        from bot.core.decide import decide
+
         # Codes outside the code table: KB entries may only name table codes (kb check), and the
         # matcher itself ignores any an approved draft has since taught it.
         unknown = req.unknown_codes
         result = self.matcher.match(req.text, req.codes, unknown_codes=unknown, prefer_state=state)
+        result = decide(result, self.classifier.best(req.text), self.matcher.entry,
+                        learnt=self._learnt_labels, unknown_codes=bool(unknown), preferred_state=state)
         suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
         if result.best is None:
             if unknown:

@@ -27,7 +27,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 ENV = "BILLING_BOT_CACHE_DIR"
-_CODE = ("answer.py", "codes.py", "kb.py", "match.py", "asked.py", "index_cache.py")  # what builds and is stored
+_CODE = ("answer.py", "codes.py", "kb.py", "match.py", "asked.py", "classifier.py", "index_cache.py")  # what builds and is stored
 _KEEP = 3  # index files kept: the newest, and a couple for a checkout that switches back and forth
 
 

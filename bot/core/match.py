@@ -363,6 +363,7 @@ class Match:
 class MatchResult:
     best: Match | None  # None when not confident -> the bot answers no_match
     candidates: tuple[Match, ...]  # top 3 distinct entries, best first ("did you mean")
+    off_topic: float = 0.0  # the score of the nearest question we decline (0-100)
 
 
 class _Choice(NamedTuple):  # a tuple: thousands of them are pickled into the index cache
@@ -570,6 +571,11 @@ class Matcher:
     def entries(self) -> tuple[Entry, ...]:
         return tuple(self._entries[i] for i in self._ids.values())
 
+    def entry(self, entry_id: str) -> Entry | None:
+        """The current version of an entry (approved edits included), None for an unknown id."""
+        index = self._ids.get(entry_id)
+        return None if index is None else self._entries[index]
+
     # --- matching -----------------------------------------------------------------------
 
     def match(
@@ -640,7 +646,7 @@ class Matcher:
             # Cross-validation: 106 right answers become suggestions, 145 wrong ones do (at 990662b).
             and not (disputed and ranked[0][1] < CLEAR_MATCH)
         )
-        return MatchResult(candidates[0] if confident else None, candidates)
+        return MatchResult(candidates[0] if confident else None, candidates, round(min(off_topic, 100.0), 1))
 
     def _prefer_state(self, scores: dict[int, float], state: str) -> None:
         """The asker's state's entries get back the stateless-message penalty and a small bonus:

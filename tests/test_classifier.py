@@ -1,0 +1,74 @@
+"""The classifier answers without scikit-learn, so its features and scores must be scikit-learn's."""
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from bot.core import classifier
+from bot.core.classifier import char_features, train, word_features
+
+SAMPLES = [
+    "Can I bill 97124 and 97140 together??",
+    "what's a superbill",
+    "  claim   denied CO-97\tafter chiro adj ",
+    "a b c",  # words shorter than the n-grams
+    "Florida PIP — does it cover LMTs?",
+    "EOB says PR-2, what do I owe",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", SAMPLES)
+def test_the_features_are_scikit_learns(text):
+    words = TfidfVectorizer(ngram_range=classifier.WORD_NGRAMS, token_pattern=classifier._WORD_PATTERN)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=classifier.CHAR_NGRAMS)
+    assert sorted(words.build_analyzer()(text)) == sorted(word_features(text))
+    assert sorted(chars.build_analyzer()(text)) == sorted(char_features(text))
+
+
+TRAINING = [
+    ("how do i fill out a superbill", "superbill"),
+    ("superbill for out of network client", "superbill"),
+    ("what goes on a superbill", "superbill"),
+    ("what is on a superbill form", "superbill"),
+    ("claim denied co-97 bundled", "co-97"),
+    ("co 97 denial what does it mean", "co-97"),
+    ("denied as bundled co97", "co-97"),
+    ("bundling denial co-97 with chiro", "co-97"),
+    ("what should i charge cash clients", None),
+    ("best massage oil for deep tissue", None),
+    ("how much to charge for a 60 minute massage", None),
+    ("which massage table to buy", None),
+]
+
+
+def test_scores_are_the_linear_models_decision_values():
+    from scipy.sparse import hstack
+    from sklearn.svm import LinearSVC
+
+    texts, labels = zip(*TRAINING)
+    model = train(texts, labels)
+    questions = ["superbill please", "co-97 on my claim", "massage oil", "unrelated words entirely"]
+
+    words = TfidfVectorizer(ngram_range=classifier.WORD_NGRAMS, sublinear_tf=True, min_df=classifier.WORD_MIN_DF,
+                            token_pattern=classifier._WORD_PATTERN)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=classifier.CHAR_NGRAMS, sublinear_tf=True,
+                            min_df=classifier.CHAR_MIN_DF)
+    svm = LinearSVC(C=classifier.REGULARISATION_C).fit(
+        hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr(), [label or "" for label in labels]
+    )
+    coef = np.where(np.abs(svm.coef_) >= classifier.PRUNE_BELOW, svm.coef_, 0.0)
+    expected = hstack([words.transform(questions), chars.transform(questions)]).tocsr() @ coef.T + svm.intercept_
+    for question, row in zip(questions, np.asarray(expected)):
+        got = dict(model.scores(question))
+        for label, value in zip(svm.classes_, row):
+            assert got[label or None] == pytest.approx(value, abs=1e-4)  # weights kept as float32
+
+
+def test_it_learns_the_labels_it_was_given():
+    texts, labels = zip(*TRAINING)
+    model = train(texts, labels)
+    assert "superbill" == model.best("do you have a superbill template")[0]
+    assert "co-97" == model.best("they denied it co-97")[0]
+    assert model.best("what oil do you use for a massage")[0] is None
+    assert {"superbill", "co-97", None} == {label for label, _ in model.scores("x")}
