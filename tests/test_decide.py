@@ -43,7 +43,7 @@ def test_a_sure_classifier_overrules_the_matcher_and_a_doubtful_one_makes_it_dec
 
 
 def test_an_entry_the_matcher_did_not_rank_gets_a_low_score_and_is_offered_when_doubtful(entries):
-    superbill, co97, pip = entries
+    superbill, _, pip = entries
     learnt = frozenset({"superbill", "denial-co-97", "oregon-pip", None})
     declined = result(None, Match(superbill, 40.0))
     alone = decide(declined, ("oregon-pip", 0.2), lookup(entries), learnt=learnt)

@@ -17,6 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 __all__ = ["TextClassifier", "train"]
 
@@ -35,7 +36,7 @@ _RUNS_OF_SPACE = re.compile(r"\s\s+")  # scikit-learn's char_wb normalisation
 def word_features(text: str) -> list[str]:
     """Words and word pairs, lower-cased: scikit-learn's word analyzer with ngram_range (1, 2)."""
     words = _WORD.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 def char_features(text: str) -> list[str]:
