@@ -160,15 +160,25 @@ def matcher_predictor(
     return predict
 
 
-def answerer_predictor(leave_out: frozenset[str] = frozenset()) -> Callable[[str], Prediction]:
+def answerer_predictor(
+    leave_out: frozenset[str] = frozenset(), *, second_opinion: bool = True
+) -> Callable[[str], Prediction]:
     """The bot's own router (`bot.core.answer`), learning from every file of knowledge/asked/ but
-    those left out."""
+    those left out. Without `second_opinion`, the matcher's pick stands (bot.core.decide skipped):
+    the bot as it was before the classifier, for comparison."""
+    from unittest import mock
+
     from bot.core.answer import Answerer
 
     answerer = Answerer.from_knowledge(leave_out_asked=leave_out)
+    unchecked = mock.patch("bot.core.decide.decide", lambda result, *args, **kwargs: result)
 
     def predict(text: str) -> Prediction:
-        answer = answerer.answer(text)
+        if second_opinion:
+            answer = answerer.answer(text)
+        else:
+            with unchecked:
+                answer = answerer.answer(text)
         top = answer.suggestions[0].id if answer.suggestions else None
         if answer.kind == "faq":
             return Prediction(answer.id, answer.score, answer.kind)
@@ -319,10 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
 
     bot = answerer_predictor()
+    unchecked = answerer_predictor(second_opinion=False)
     for name, holdout in holdouts.items():
         show = args.show_holdout_misses
         print(f"\n### held-out set {name} (aggregate figures only" + (")\n" if not show else "; misses shown)\n"))
         print_report(evaluate("bot (bot.core.answer.Answerer)", bot, holdout), show_misses=show)
+        print()
+        print_report(evaluate("bot without the classifier's second opinion", unchecked, holdout), show_misses=show)
         print()
         print_report(
             evaluate(f"matcher on the entries alone (threshold {DEFAULT_THRESHOLD:g})", matcher, holdout),
