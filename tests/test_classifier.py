@@ -72,3 +72,13 @@ def test_it_learns_the_labels_it_was_given():
     assert "co-97" == model.best("they denied it co-97")[0]
     assert model.best("what oil do you use for a massage")[0] is None
     assert {"superbill", "co-97", None} == {label for label, _ in model.scores("x")}
+
+
+def test_the_model_survives_marshal():
+    import marshal
+
+    texts, labels = zip(*TRAINING)
+    model = train(texts, labels)
+    again = classifier.TextClassifier.from_plain(marshal.loads(marshal.dumps(model.to_plain())))
+    for question in ("superbill please", "co-97 on my claim", "massage oil"):
+        assert model.scores(question) == again.scores(question)

@@ -100,6 +100,39 @@ class TextClassifier:
         """The likeliest label and its decision value."""
         return self.scores(text)[0]
 
+    def to_plain(self) -> tuple:
+        """The model as tuples, dicts, numbers and bytes only (what `marshal` can write)."""
+        words, chars = self.words, self.chars
+        return (
+            self.labels,
+            (words.rows, words.idf.tobytes(), words.first),
+            (chars.rows, chars.idf.tobytes(), chars.first),
+            self.offsets.tobytes(),
+            self.labels_of.tobytes(),
+            self.weights.tobytes(),
+            self.intercepts,
+        )
+
+    @classmethod
+    def from_plain(cls, data: tuple) -> TextClassifier:
+        """The inverse of `to_plain`."""
+        labels, words, chars, offsets, labels_of, weights, intercepts = data
+        return cls(
+            tuple(labels),
+            _Features(words[0], _array("d", words[1]), words[2]),
+            _Features(chars[0], _array("d", chars[1]), chars[2]),
+            _array("i", offsets),
+            _array("H", labels_of),
+            _array("f", weights),
+            tuple(intercepts),
+        )
+
+
+def _array(typecode: str, data: bytes) -> array:
+    values = array(typecode)
+    values.frombytes(data)
+    return values
+
 
 def train(texts: Sequence[str], labels: Sequence[str | None]) -> TextClassifier:
     """Fit the model on labelled questions (None: to decline). Needs scikit-learn (imported here)."""
