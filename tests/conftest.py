@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,10 +35,17 @@ AUTH_TEST = {
 REVIEWERS = frozenset({"UREV1", "UREV2"})
 
 
+INDEX_CACHE = Path(__file__).resolve().parent.parent / ".test-index-cache"
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _index_cache_in_the_session(tmp_path_factory):
-    """The FAQ index cache (bot.core.index_cache) goes to this test session's directory, not ~/.cache."""
-    os.environ[INDEX_CACHE_ENV] = str(tmp_path_factory.mktemp("index-cache"))
+def _index_cache_for_the_tests():
+    """The FAQ index cache (bot.core.index_cache) goes to the checkout's `.test-index-cache/`, not
+    ~/.cache, and is built before any test runs: building trains the classifier (~20 s of CPU), and
+    the servers the tests start as subprocesses (same directory) must not each pay for it within
+    their start-up limits. Its key covers code and knowledge, so a stale index is never read."""
+    os.environ[INDEX_CACHE_ENV] = str(INDEX_CACHE)
+    Answerer.from_knowledge().matcher
 
 
 @pytest.fixture(autouse=True, scope="session")
