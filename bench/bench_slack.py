@@ -111,7 +111,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
         if kind == "bot-fixed":  # ... and one answer for every message: what's left is Slack plumbing
             answerer = app.billing_bot.answerer
             fixed = answerer.answer(FIXED_MESSAGE)
-            answerer.answer = lambda text, rule=None: fixed
+            answerer.answer = lambda text, **options: fixed  # whatever the listener passes (rule, rule_from, ...)
         asgi = http_app(app, querylog)
     else:
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
