@@ -93,7 +93,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
     from starlette.routing import Route
 
     from bot.config import Settings
-    from bot.slack.serve import UVICORN_STACK, build_components, http_app
+    from bot.slack.serve import UVICORN_LEAN, UVICORN_STACK, build_components, http_app
 
     settings = Settings(
         slack_bot_token="xoxb-bench",
@@ -130,7 +130,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
 
         asgi = Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
     options = STACKS[stack] or UVICORN_STACK
-    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options)
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options, **UVICORN_LEAN)
 
 
 class _NoRecord:
