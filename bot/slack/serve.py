@@ -1,8 +1,8 @@
 """Runners for the Slack app: Socket Mode (when `SLACK_APP_TOKEN` is set) or HTTP on uvicorn.
 
 HTTP is a small ASGI app: `POST /slack/events` goes straight to Bolt (signature checked
-there), `GET /healthz` (a Starlette route) answers liveness. Not Bolt's development server: it binds every interface
-on a fixed port, polls for acks and has no clean shutdown.
+there), `GET /healthz` (a Starlette route) answers liveness. Not Bolt's development server:
+it binds every interface on a fixed port, polls for acks and has no clean shutdown.
 
 Start-up fails fast, with one line that says what to fix: token shapes (and a token in the
 other's variable) are checked, then `auth.test` with a short timeout, before anything else.
