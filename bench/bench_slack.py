@@ -93,7 +93,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
     from starlette.routing import Route
 
     from bot.config import Settings
-    from bot.slack.serve import UVICORN_STACK, build_components, http_app
+    from bot.slack.serve import UVICORN_LEAN, UVICORN_STACK, build_components, http_app
 
     settings = Settings(
         slack_bot_token="xoxb-bench",
@@ -111,7 +111,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
         if kind == "bot-fixed":  # ... and one answer for every message: what's left is Slack plumbing
             answerer = app.billing_bot.answerer
             fixed = answerer.answer(FIXED_MESSAGE)
-            answerer.answer = lambda text, rule=None: fixed
+            answerer.answer = lambda text, **options: fixed  # whatever the listener passes (rule, rule_from, ...)
         asgi = http_app(app, querylog)
     else:
         from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -130,7 +130,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
 
         asgi = Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
     options = STACKS[stack] or UVICORN_STACK
-    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options)
+    uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options, **UVICORN_LEAN)
 
 
 class _NoRecord:

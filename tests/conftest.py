@@ -152,7 +152,7 @@ async def dispatch(app, request: tuple[str, str], *, secret: str = SECRET, ts: i
 
 
 class ServedBot:
-    """The real HTTP app (Starlette + Bolt) on uvicorn, in a thread, on 127.0.0.1:<free port>."""
+    """The real HTTP app (`http_app`: SlackEvents + Bolt) on uvicorn, in a thread, on 127.0.0.1:<free port>."""
 
     def __init__(self, app, querylog):
         self.app = app

@@ -98,3 +98,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_events_reach_bolt_without_starlette_and_keep_what_bolt_answers(slack_app, querylog, fake_slack):
+    """SlackEvents hands POST /slack/events to Bolt itself: a body in several ASGI messages and a
+    query string arrive whole, signatures are still checked, Bolt's status and headers go back."""
+    import asyncio
+
+    from bot.slack.serve import http_app
+
+    asgi = http_app(slack_app, querylog)
+
+    async def post(body: bytes, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+        chunks = [body[:7], body[7:20], body[20:]]
+        messages = [{"type": "http.request", "body": c, "more_body": i < 2} for i, c in enumerate(chunks)]
+        sent = []
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "method": "POST", "path": "/slack/events", "query_string": b"x=1",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        }
+        await asgi(scope, receive, send)
+        start, body_message = sent
+        return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body_message["body"]
+
+    body, content_type = p.slash("97124 53 min")
+    status, headers, answer = asyncio.run(post(body.encode(), p.signed_headers(body, **{"Content-Type": content_type})))
+    assert 200 == status and headers["content-type"].startswith("application/json")
+    assert int(headers["content-length"]) == len(answer) and b"*4 units* of 97124" in answer
+    forged = asyncio.run(post(body.encode(), p.signed_headers(body, secret="wrong", **{"Content-Type": content_type})))
+    assert 401 == forged[0]

@@ -1,4 +1,4 @@
-"""End to end over real HTTP: the Starlette + Bolt app on uvicorn (127.0.0.1, a free port),
+"""End to end over real HTTP: the bot's ASGI app (SlackEvents + Bolt) on uvicorn (127.0.0.1, a free port),
 requests signed the way Slack signs them, Web API calls caught by the local fake."""
 
 from __future__ import annotations

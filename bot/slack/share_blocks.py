@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from bot.slack.blocks import button, context_block
 
 SHARE_ACTION = "share_answer"
@@ -17,11 +19,11 @@ _VALUE_LIMIT = 2000  # Slack's limit on a button's value
 
 def share_value(*, mode: str, text: str, query_id: str) -> str | None:
     """The button's value, or None when the question is too long to carry (no button then)."""
-    value = json.dumps(
-        {"m": mode, "t": text, "q": query_id},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    data = {"m": mode, "t": text, "q": query_id}
+    try:  # every /units answer carries one: orjson writes what json.dumps below would, ~10x faster
+        value = orjson.dumps(data).decode()
+    except TypeError:  # a lone surrogate, which orjson refuses
+        value = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     # JSON escapes for <, > and &: the same value back, and no raw "<!channel>" anywhere in a payload
     value = value.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return value if len(value) <= _VALUE_LIMIT else None
