@@ -1,7 +1,8 @@
 """Slack target (issue #15): HTTP `/units` under load, side by side with two floors on the same stack.
 
 Three servers, each in its own process and served the way the bot ships (uvicorn with uvloop and
-httptools, `bot.slack.serve.UVICORN_STACK`, Starlette, Bolt's AsyncSlackRequestHandler, 127.0.0.1):
+httptools, `bot.slack.serve.UVICORN_STACK`, `bot.slack.serve.SlackEvents` handing each request from
+ASGI straight to Bolt's dispatch, 127.0.0.1):
 
 * `floor`: a bare Bolt AsyncApp whose /units listener only acks (what Bolt itself costs);
 * `floor-reply`: the same floor acking every request with the bot's own answer to one message
@@ -90,7 +91,6 @@ def floor_app(settings, reply: dict | None = None):
 def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped") -> None:
     import uvicorn
     from starlette.applications import Starlette
-    from starlette.routing import Route
 
     from bot.config import Settings
     from bot.slack.serve import UVICORN_LEAN, UVICORN_STACK, build_components, http_app
@@ -114,7 +114,7 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
             answerer.answer = lambda text, **options: fixed  # whatever the listener passes (rule, rule_from, ...)
         asgi = http_app(app, querylog)
     else:
-        from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+        from bot.slack.serve import SlackEvents
 
         reply = None
         if kind == "floor-reply":
@@ -123,12 +123,9 @@ def serve(kind: str, port: int, api_url: str, db_dir: str, stack: str = "shipped
 
             answer = Answerer.from_knowledge().answer(FIXED_MESSAGE)
             reply = render.message(answer, query_id="q" + "0" * 18, asked=FIXED_MESSAGE)
-        handler = AsyncSlackRequestHandler(floor_app(settings, reply))
-
-        async def events(request):
-            return await handler.handle(request)
-
-        asgi = Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+        # the floors reach Bolt the way the bot does (SlackEvents: ASGI straight to Bolt's dispatch),
+        # so the comparison is of what the bot does, not of the route to it
+        asgi = SlackEvents(floor_app(settings, reply), Starlette(routes=[]))
     options = STACKS[stack] or UVICORN_STACK
     uvicorn.run(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False, **options, **UVICORN_LEAN)
 
