@@ -17,8 +17,11 @@ SECTION_LIMIT = 3000  # characters in one Block Kit section: split_text's defaul
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # built once: json.dumps with options builds one per call
+
+
 def to_json(answer: Answer) -> str:
-    return json.dumps(answer.to_dict(), ensure_ascii=False)
+    return _JSON.encode(answer.to_dict())
 
 
 def mrkdwn_to_plain(text: str) -> str:

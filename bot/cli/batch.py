@@ -14,7 +14,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 
-READ_SIZE = 1 << 16
+READ_SIZE = 1 << 20  # a pipe returns what it holds (64 KiB at most); a file, a block big enough to share out
 PARALLEL_MIN_LINES = 1000  # below this a pool costs more than it saves
 CHUNK = 200  # lines per task sent to a worker
 

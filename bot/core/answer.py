@@ -345,9 +345,10 @@ class Answerer:
 
         Also what a follow-up calls with the previous question changed (`lead` says what was carried)."""
         extra = warnings
+        codes = self.codes.codes
         done = []
         for label, pairs in visits:
-            items = [Item(code, minutes, self.codes.codes[code].timed) for code, minutes in pairs]
+            items = [Item(code, minutes, codes[code].timed) for code, minutes in pairs]
             alloc = allocate(items, rule)
             done.append((label, items, alloc, self._unit_warnings(alloc)))
         state = {"rule": rule.name, "payer": payer,
@@ -368,15 +369,16 @@ class Answerer:
         out_visits, all_lines, all_warnings = [], [], []
         rows = []
         for i, (label, _, alloc, warnings) in enumerate(done):
-            lines = tuple(UnitLine(a.code, a.minutes, a.units, a.timed, self.codes.codes[a.code].name, visit=i)
-                          for a in alloc.lines)
+            lines = tuple([UnitLine(a.code, a.minutes, a.units, a.timed, codes[a.code].name, i) for a in alloc.lines])
             out_visits.append(Visit(label, alloc.total_minutes, alloc.total_units, lines, tuple(warnings)))
             all_lines += lines
-            all_warnings += [f"{escape(label)}: {w}" for w in warnings]
-            detail = ", ".join(
+            shown = escape(label)
+            if warnings:
+                all_warnings += [f"{shown}: {w}" for w in warnings]
+            detail = ", ".join([
                 f"{a.code} {a.minutes} min -> {_plural(a.units)}" if a.timed else f"{a.code} untimed -> 1 unit"
-                for a in alloc.lines)
-            rows.append(f"• *{escape(label)}*: *{_plural(alloc.total_units)}* ({detail})")
+                for a in alloc.lines])
+            rows.append(f"• *{shown}*: *{_plural(alloc.total_units)}* ({detail})")
         total_units = sum(v.total_units for v in out_visits)
         total_minutes = sum(v.total_minutes for v in out_visits)
         head = (f"*{_plural(total_units, 'timed unit')}* over {len(done)} visits, each worked out on its own "
@@ -479,18 +481,31 @@ class Answerer:
         return Answer("error", msg, query=text, suggestions=tuple(Suggestion(c, c) for c in close))
 
     def _unit_warnings(self, alloc: Allocation) -> list[str]:
-        warnings: list[str] = []
-        present = {line.code for line in alloc.lines}
-        for conflict in self.codes.conflicts_among(present):
-            warnings.append(conflict.note)
-        for line in alloc.lines:
-            code = self.codes.codes[line.code]
+        """What to flag about one visit's units: code pairs, code notes, untimed minutes, implausible
+        totals, ties, codes left without a unit and the payer's cap (in that order). One pass over
+        the lines: every visit of a 200-visit note comes through here."""
+        codes = self.codes.codes
+        rule = alloc.rule
+        lines = alloc.lines
+        warnings: list[str] = [c.note for c in self.codes.conflicts_among({line.code for line in lines})]
+        no_unit: list[str] = []
+        capped = 0
+        for line in lines:
+            code = codes[line.code]
             if code.warning:
                 warnings.append(code.warning)
-            if not line.timed and line.minutes:
-                warnings.append(
-                    f"{line.code} is untimed: it bills 1 unit whatever the minutes, and its {line.minutes} min "
-                    "don't count toward the timed total (document them as total treatment time)."
+            if not line.timed:
+                if line.minutes:
+                    warnings.append(
+                        f"{line.code} is untimed: it bills 1 unit whatever the minutes, and its {line.minutes} min "
+                        "don't count toward the timed total (document them as total treatment time)."
+                    )
+                continue
+            capped += line.capped
+            if line.units == 0 and rule.method == "total" and (line.minutes or 0) >= rule.threshold:
+                no_unit.append(
+                    f"{line.code} gets no unit even with {line.minutes} min: total timed minutes limit the units. "
+                    "Still document it in your notes."
                 )
         if alloc.total_minutes > PLAUSIBLE_MINUTES:
             warnings.append(
@@ -498,22 +513,14 @@ class Answerer:
                 "treatment for one patient on one day: check the minutes (a typo, or a clock time?)."
             )
         if alloc.tied:
-            codes = ", ".join(alloc.tied)
             warnings.append(
-                f"{codes} tie for the extra unit (same leftover minutes): under CMS you choose which one gets it; "
-                "I gave it to the longer service, or the one you listed first."
+                f"{', '.join(alloc.tied)} tie for the extra unit (same leftover minutes): under CMS you choose which "
+                "one gets it; I gave it to the longer service, or the one you listed first."
             )
-        if alloc.rule.method == "total":
-            for line in alloc.lines:
-                if line.timed and line.units == 0 and (line.minutes or 0) >= alloc.rule.threshold:
-                    warnings.append(
-                        f"{line.code} gets no unit even with {line.minutes} min: total timed minutes limit the units. "
-                        "Still document it in your notes."
-                    )
-        capped = sum(line.capped for line in alloc.lines)
+        warnings += no_unit
         if capped:
             warnings.append(
-                f"{alloc.rule.title}: {capped} unit{'s' if capped != 1 else ''} over the {alloc.rule.cap}-unit visit "
+                f"{rule.title}: {capped} unit{'s' if capped != 1 else ''} over the {rule.cap}-unit visit "
                 "limit won't be paid. The payer pays the units in claim-line order, so list the most important first."
             )
         return warnings

@@ -23,7 +23,9 @@ _NUMBER_WORDS = {
     "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "twenty-five": 25, "twenty five": 25,
     "thirty": 30, "forty": 40, "forty-five": 45, "forty five": 45, "fifty": 50, "sixty": 60, "ninety": 90,
 }
-_NUM = r"(?:\d+(?:[.,]\d+)?|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
+# The digits are atomic: a unit word always follows a number, so giving digits back to retry (5 times
+# over for "97112") can never match and only costs time.
+_NUM = r"(?:(?>\d+(?:[.,]\d+)?)|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
 # Where a duration can start: a digit, a minus, or a number word ("half an hour", "an hour"). Checked
 # first, so the alternatives below run only there (most positions of a message are inside words).
 _STARTS = "|".join(sorted({w.split()[0].split("-")[0] for w in _NUMBER_WORDS} | {"half", "an"}, key=len, reverse=True))
@@ -66,17 +68,25 @@ _REVERSE_ASK = re.compile(
     re.IGNORECASE,
 )
 _CLAUSE_BREAK = re.compile(r"\s*(?:[,;+&\n/]|\band\b|\bplus\b|\bthen\b|\balso\b|\s-\s)\s*", re.IGNORECASE)
-_QUESTION = re.compile(
-    r"\?|^\s*(?:what|whats|what's|can|could|do|does|did(?!\s+(?:\d|an?\s+hour|half))|is|are|was|should|shall|why|when|where|who|which|"
-    r"how|will|would|may|any|anyone|is there|tell me|explain)\b"
-    # a question after some context, with no question mark: "first client tomorrow!! what code do i bill",
-    # "10 min of moist heat, is that billable separately", "new grad - should I get an NPI"
-    r"|(?:[,.;:!]|\s[-\u2013\u2014])\s*(?:what|whats|what's|which|why|how|"
-    r"(?:is|are|was) (?:that|it|this|there|they|those)|(?:can|could|should|do|does|would) (?:i|we|you|they|it|that|this))\b"
-    r"|\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b",
-    re.IGNORECASE,
+# A question: a "?", a question word first, a question word after some context with no question mark
+# ("first client tomorrow!! what code do i bill", "10 min of moist heat, is that billable separately",
+# "new grad - should I get an NPI"), or "is that right". Three parts, so each runs only where it can match
+# (most notes have no punctuation and no "is"); `_QUESTION` is the same test as one pattern.
+_QUESTION_FIRST = (
+    r"^\s*(?:what|whats|what's|can|could|do|does|did(?!\s+(?:\d|an?\s+hour|half))|is|are|was|should|shall|why|when|"
+    r"where|who|which|how|will|would|may|any|anyone|is there|tell me|explain)\b"
 )
-_QUESTION_LOWER = re.compile(_QUESTION.pattern)  # on lower-cased text: same matches, no IGNORECASE cost
+_QUESTION_AFTER = (
+    r"(?:[,.;:!]|\s[-\u2013\u2014])\s*(?:what|whats|what's|which|why|how|"
+    r"(?:is|are|was) (?:that|it|this|there|they|those)|(?:can|could|should|do|does|would) (?:i|we|you|they|it|that|this))\b"
+)
+_QUESTION_IS = r"\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b"
+_QUESTION = re.compile(rf"\?|{_QUESTION_FIRST}|{_QUESTION_AFTER}|{_QUESTION_IS}", re.IGNORECASE)
+# The parts on lower-cased text: same matches, no IGNORECASE cost
+_QUESTION_FIRST_LOWER = re.compile(_QUESTION_FIRST)
+_QUESTION_AFTER_LOWER = re.compile(_QUESTION_AFTER)
+_QUESTION_IS_LOWER = re.compile(_QUESTION_IS)
+_AFTER_MARKS = ",.;:!-\u2013\u2014"  # _QUESTION_AFTER needs one of these
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto):[^>]*>")
 _EMOJI = re.compile(r"(?<!\d):[a-z0-9_+\-]+:(?!\d)")  # ":smile:", not the ":30-1:" of "12:30-1:15"
@@ -160,10 +170,13 @@ def strip_slack_markup(text: str) -> str:
         text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    return _SPACES.sub(" ", text).strip()
+    if "  " in text or "\t" in text:
+        text = _SPACES.sub(" ", text)
+    return text.strip()
 
 
 _SPACES = re.compile(r"[ \t]+")
+_WORD = re.compile(r"[a-z]+")
 
 
 def trie_pattern(words) -> str:
@@ -298,7 +311,7 @@ class Parser:
             retired_codes=tuple(dict.fromkeys(retired)),
             problems=tuple(problems),
             is_question=_is_question(text),
-            leftover_words=tuple(re.findall(r"[a-z]+", rest.lower())),
+            leftover_words=tuple(_WORD.findall(rest.lower())),
             claimed_units=claimed,
             notes=tuple(dict.fromkeys(n for n in notes if not n.startswith("!"))) if notes else (),
             technique_warnings=tuple(dict.fromkeys(n[1:] for n in notes if n.startswith("!"))) if notes else (),
@@ -340,19 +353,24 @@ class Parser:
         tokens: list[tuple[int, int, str, object]] = []  # (start, end, kind, value)
 
         for m in _DURATION.finditer(work):
-            if m.group("m") and _CODE_ONLY.fullmatch(m.group("m")):
-                continue  # "97010 minutes": a code followed by the word, not 97,010 minutes
-            minutes = _duration_minutes(m)
+            said = m.group("m")
+            if said is not None:  # the common case: "40 min"
+                if len(said) == 5 and _CODE_ONLY.fullmatch(said):
+                    continue  # "97010 minutes": a code followed by the word, not 97,010 minutes
+                minutes = int(said) if said.isdigit() else _number(said)
+            else:
+                minutes = _duration_minutes(m)
             if m.group("neg"):
                 problems.append(Problem("negative", m.group(0).strip()))
                 minutes = 0
-            if m.group("hm_h") is not None and int(m.group("hm_h")) >= 4 and not m.group("hm_unit"):
+            if said is None and m.group("hm_h") is not None and int(m.group("hm_h")) >= 4 and not m.group("hm_unit"):
                 problems.append(Problem("unsure_time", m.group(0).strip()))  # "10:30": a clock time, or 10 1/2 hours?
             if minutes != int(minutes):
                 problems.append(Problem("fraction", f"{m.group(0).strip()} = {minutes:g} min"))
             if minutes > MAX_MINUTES:
                 problems.append(Problem("too_long", m.group(0).strip()))
-            tokens.append((m.start(), m.end(), "dur", int(minutes)))
+            start, end = m.span()
+            tokens.append((start, end, "dur", int(minutes)))
         has_duration = bool(tokens)
         work = _blank(work, [(s, e) for s, e, _, _ in tokens])
 
@@ -440,16 +458,49 @@ def _lower(text: str) -> str:
 
 
 def _is_question(text: str) -> bool:
+    """`_QUESTION.search(text)`, with each part tried only when the text holds what it needs."""
     if "?" in text:
         return True
-    return bool(_QUESTION_LOWER.search(_lower(text)))
+    low = _lower(text)
+    if _QUESTION_FIRST_LOWER.match(low):
+        return True
+    if any(mark in low for mark in _AFTER_MARKS) and _QUESTION_AFTER_LOWER.search(low):
+        return True
+    return "is" in low and bool(_QUESTION_IS_LOWER.search(low))
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    """Replace the spans with spaces, keeping every other character at its position."""
-    for s, e in spans:
-        text = text[:s] + " " * (e - s) + text[e:]
-    return text
+    """Replace the spans (of matches in `text`) with spaces, keeping every other character at its position.
+    One join for all of them: a long note has hundreds."""
+    if not spans:
+        return text
+    if len(spans) == 1:
+        s, e = spans[0]
+        return text[:s] + " " * (e - s) + text[e:]
+    parts = []
+    pos = 0
+    for s, e in sorted(spans):
+        if e <= pos:
+            continue  # inside a span already blanked
+        s = max(s, pos)
+        parts += (text[pos:s], " " * (e - s))
+        pos = e
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+_BREAKS: dict[str, bool] = {}  # gap between two tokens -> whether it ends a clause (the short, common gaps)
+
+
+def _breaks_clause(gap: str) -> bool:
+    """Whether the text between two tokens ends a clause. Nearly every gap is " ", " and ", ", " or " + ",
+    so short gaps are remembered."""
+    known = _BREAKS.get(gap)
+    if known is None:
+        known = _CLAUSE_BREAK.search(gap) is not None
+        if len(gap) <= 16 and len(_BREAKS) < 4096:
+            _BREAKS[gap] = known
+    return known
 
 
 def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[Segment], list[int]]:
@@ -457,7 +508,7 @@ def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[S
     clauses: list[list[tuple[str, object]]] = [[]]
     pos = 0
     for start, end, kind, value in tokens:
-        if _CLAUSE_BREAK.search(text[pos:start]) and clauses[-1]:
+        if clauses[-1] and _breaks_clause(text[pos:start]):
             clauses.append([])
         clauses[-1].append((kind, value))
         pos = end

@@ -96,8 +96,10 @@ def merge_same_code(items: list[Item]) -> list[Item]:
 
 def allocate(items: list[Item], rule: Rule) -> Allocation:
     """Units per code under `rule`. Items of the same code are merged first; order is kept."""
-    items = merge_same_code(items)
     threshold = rule.threshold
+    if len(items) == 1 and threshold > 0:
+        return _allocate_one(items[0], rule)
+    items = merge_same_code(items)
     timed = [(i, it.code, it.minutes or 0) for i, it in enumerate(items) if it.timed]
     total = sum(m for _, _, m in timed)
     tied: tuple[str, ...] = ()
@@ -142,3 +144,18 @@ def allocate(items: list[Item], rule: Rule) -> Allocation:
     total_units = uncapped if rule.cap is None else sum(a.units for a in per_code.values()) - sum(
         a.capped for a in lines)
     return Allocation(rule, tuple(lines), total, total_units, uncapped, tied)
+
+
+def _allocate_one(item: Item, rule: Rule) -> Allocation:
+    """`allocate` for a visit of one code, the usual note: with nothing to share, the total-time and
+    per-code methods agree (the code's full blocks, plus one for a leftover that reaches the threshold)."""
+    if not item.timed:
+        return Allocation(rule, (Allocated(item.code, item.minutes, 1, False),), 0, 0, 0)
+    minutes = item.minutes or 0
+    full, left = divmod(minutes, BLOCK)
+    bonus = left >= rule.threshold
+    units = full + bonus
+    line = Allocated(item.code, minutes, units, True, full, left, bonus)
+    if rule.cap is None or units <= rule.cap:
+        return Allocation(rule, (line,), minutes, units, units)
+    return Allocation(rule, (line._replace(units=rule.cap, capped=units - rule.cap),), minutes, rule.cap, units)

@@ -68,10 +68,10 @@ def find_labels(text: str) -> list[Label]:
         shown = text[m.start():m.end()].rstrip(" :-.)")
         if m.group("who"):
             ident = text[m.start("id"):m.end("id")]
-            after = text[m.end("id"):]
-            if ident.isdigit() and _IS_DURATION.match(after):
+            after = m.end("id")  # matched in place: slicing off the rest would copy a long note once per label
+            if ident.isdigit() and _IS_DURATION.match(text, after):
                 continue
-            if ident.islower() and not _LETTER_ID_OK.match(after):
+            if ident.islower() and not _LETTER_ID_OK.match(text, after):
                 continue
             kind, key = "who", ident.upper()
         elif m.group("ord"):
@@ -95,12 +95,13 @@ def find_labels(text: str) -> list[Label]:
 def split(text: str) -> list[Piece] | None:
     """The visits in `text`, in the order written; None when it names fewer than two."""
     labels = find_labels(text)
-    if len(labels) < 2 and not (labels and labels[0].start > 0 and _CONTENT.search(text[: labels[0].start])):
-        return None
     if not labels:
         return None
-    prefix = text[: labels[0].start]
-    suffix_mode = bool(_CONTENT.search(prefix)) and not _CONTENT.search(text[labels[-1].end:])
+    # searched in place (pos, endpos): _CONTENT has no look-arounds, so this is the search of the slice
+    prefix_content = _CONTENT.search(text, 0, labels[0].start) is not None
+    if len(labels) < 2 and not (labels[0].start > 0 and prefix_content):
+        return None
+    suffix_mode = prefix_content and not _CONTENT.search(text, labels[-1].end)
     spans: list[tuple[int, int, Label | None]] = []  # text span and the label that names it
     if suffix_mode:
         start = 0
@@ -108,7 +109,7 @@ def split(text: str) -> list[Piece] | None:
             spans.append((start, label.start, label))
             start = label.end
     else:
-        if _CONTENT.search(prefix):
+        if prefix_content:
             spans.append((0, labels[0].start, None))
         for i, label in enumerate(labels):
             end = labels[i + 1].start if i + 1 < len(labels) else len(text)
@@ -123,12 +124,13 @@ def split(text: str) -> list[Piece] | None:
                 day = label
             else:
                 who = label
-        piece = text[start:end]
-        if not _CONTENT.search(piece):
+        if not _CONTENT.search(text, start, end):
             continue
         key = (day.key if day else None, who.key if who else None)
-        entry = visits.setdefault(key, [", ".join(x.shown for x in (day, who) if x is not None), []])
-        entry[1].append(piece)
+        entry = visits.get(key)
+        if entry is None:
+            entry = visits[key] = [", ".join([x.shown for x in (day, who) if x is not None]), []]
+        entry[1].append(text[start:end])
     if len(visits) < 2:
         return None
     return [Piece(shown or f"Visit {i + 1}", "\n".join(parts)) for i, (shown, parts) in enumerate(visits.values())]
