@@ -11,6 +11,7 @@ the timings include typo correction), matched by a bot that did not learn from t
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import statistics
@@ -47,15 +48,16 @@ def bench_load(rounds: int = 15) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         os.environ[index_cache.ENV] = cache
         try:
-            kept: list[Answerer] = []
             for _ in range(rounds):
+                # Each round starts as a process that has not loaded the index yet: the round before
+                # freed and collected outside the timing (`Answerer.from_knowledge().matcher` alone
+                # timed freeing the index it had loaded, and the collector's passes over earlier ones).
+                gc.collect()
                 t0 = time.perf_counter_ns()
                 answerer = Answerer.from_knowledge()
                 answerer.matcher
                 loaded.append(_ms(t0))
-                # the index loaded before is freed here, not inside the timing: a process keeps the
-                # index it loads (`Answerer.from_knowledge().matcher` alone also timed freeing it)
-                kept[:] = [answerer]
+                del answerer
             for _ in range(5):
                 for stale in Path(cache).glob("*"):
                     stale.unlink()
