@@ -80,5 +80,8 @@ def test_the_model_survives_marshal():
     texts, labels = zip(*TRAINING)
     model = train(texts, labels)
     again = classifier.TextClassifier.from_plain(marshal.loads(marshal.dumps(model.to_plain())))
+    unpickled = __import__("pickle").loads(__import__("pickle").dumps(model))
+    restored = classifier.TextClassifier.__new__(classifier.TextClassifier)
+    restored.__setstate__(marshal.loads(marshal.dumps(model.__getstate__())))  # as bot.core.index_cache does
     for question in ("superbill please", "co-97 on my claim", "massage oil"):
-        assert model.scores(question) == again.scores(question)
+        assert model.scores(question) == again.scores(question) == unpickled.scores(question) == restored.scores(question)

@@ -276,3 +276,29 @@ def test_a_key_written_twice_in_a_yaml_file_is_a_problem(tmp_path):
     ]
     path.write_text("synonyms:\n  in network: [paneled, credentialed]\n")
     assert [] == check_duplicate_keys(path)
+
+
+def test_entries_are_plain_records_with_the_models_api(tmp_path):
+    """Entries are validated by bot.core.schema's pydantic models and kept as plain records
+    (reading the index back needs no pydantic); they answer pydantic's calls the same way."""
+    import pickle
+
+    from bot.core.kb import SourceRef
+    from bot.core.schema import FaqEntry, FaqSource
+
+    assert (Entry._fields, SourceRef._fields) == (tuple(FaqEntry.model_fields), tuple(FaqSource.model_fields))
+    write(tmp_path, "coding.yaml", GOOD)
+    raw = {data["id"]: data for data in yaml.safe_load(GOOD)["entries"]}
+    for entry in load_kb(tmp_path).entries:
+        model = FaqEntry.model_validate(raw[entry.id])
+        assert model.model_dump(mode="json") == entry.model_dump(mode="json")
+        assert model.model_dump() == entry.model_dump()
+        assert Entry.model_validate(model.model_dump()) == entry
+        assert Entry.model_validate(entry) is entry
+        assert entry == pickle.loads(pickle.dumps(entry)) == Entry.from_plain(entry.as_plain())
+        assert hash(entry) == hash(Entry.from_plain(entry.as_plain()))
+        copy = entry.model_copy(update={"question": "Another?"})
+        assert ("Another?", entry.answer) == (copy.question, copy.answer) and copy != entry
+    with pytest.raises(ValidationError) as caught:
+        Entry.model_validate({**raw["florida-pip"], "sources": [{"title": "t", "url": "ftp://x"}]})
+    assert ("sources", 0, "url") in [e["loc"] for e in caught.value.errors()]

@@ -113,6 +113,14 @@ class TextClassifier:
             self.intercepts,
         )
 
+    def __getstate__(self) -> tuple:  # plain data: the index cache writes it with marshal
+        return self.to_plain()
+
+    def __setstate__(self, state: tuple) -> None:
+        restored = self.from_plain(state)
+        for name in self.__dataclass_fields__:
+            object.__setattr__(self, name, getattr(restored, name))
+
     @classmethod
     def from_plain(cls, data: tuple) -> TextClassifier:
         """The inverse of `to_plain`."""

@@ -1,4 +1,4 @@
-"""The curated FAQ knowledge base: schema, loader and checker.
+"""The curated FAQ knowledge base: its records, loader and checker (the schema: bot.core.schema).
 
 Entries live in `knowledge/faq/*.yaml` as `{entries: [...]}`. Every problem is reported
 as `file:line: message`, with the line taken from the YAML node marks, so whoever edits
@@ -7,15 +7,13 @@ the YAML can jump straight to it. Pure: reads files, nothing else.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 FAQ_DIR = KNOWLEDGE_DIR / "faq"
@@ -33,9 +31,6 @@ __all__ = [
     "same_text_key",
 ]
 
-_KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-_Text = Annotated[str, Field(min_length=1)]
-
 
 class KnowledgeBaseError(Exception):
     """The knowledge base files are missing or invalid (the message lists each problem)."""
@@ -45,70 +40,173 @@ class KnowledgeBaseError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-class SourceRef(BaseModel):
-    """Where an answer comes from: every entry cites at least one."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    title: _Text
-    # No "|", "<" or ">": in Slack's <url|label> link syntax they would end the URL and relabel the
-    # link ("https://evil.example/x|Official CMS manual>" would show as a CMS-titled link).
-    url: Annotated[str, Field(pattern=r"^https?://[^\s|<>]+$")]
-    # primary: the rule's own author (cms.gov manuals, statutes, state agencies, the AMA, NUCC, X12,
-    # the payer's own policy); secondary: anyone explaining it (the default: never claim more).
-    # Answers show which, and how old.
-    kind: Literal["primary", "secondary"] = "secondary"
-    # The source's own date or revision (YYYY, YYYY-MM or YYYY-MM-DD), or "undated".
-    date: Annotated[str, Field(pattern=r"^(?:\d{4}(?:-\d{2}(?:-\d{2})?)?|undated)$")] = "undated"
+# --- the records -----------------------------------------------------------------------------
+# Entries are plain frozen records, validated by a pydantic schema (bot.core.schema.FaqEntry)
+# that is imported only when something is validated: building the FAQ index, `kb check`, a
+# reviewer's draft. Answering from an index read back from the cache (bot.core.index_cache) then
+# needs no pydantic, whose import and model building cost more than the whole rest of that start.
+# They offer the part of pydantic's API the code uses: model_validate, model_dump, model_copy.
 
 
-class Entry(BaseModel):
-    """One curated question with its answer."""
+def _schema():
+    from bot.core import schema  # pydantic: only when validating (see above)
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    return schema
 
+
+class _Record:
+    """A frozen record with pydantic's model API, its fields checked by `_model()`'s schema."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def _model(cls) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _of(cls, valid: Any):
+        """The record holding what the schema validated."""
+        return cls._new(*(getattr(valid, name) for name in cls._fields))
+
+    @classmethod
+    def _new(cls, *values: Any):
+        """A record from its field values, in `_fields` order, trusted as valid (no checks)."""
+        record = object.__new__(cls)
+        for name, value in zip(cls._fields, values, strict=True):
+            object.__setattr__(record, name, value)
+        return record
+
+    def __init__(self, **data: Any) -> None:
+        """:raises pydantic.ValidationError: as the pydantic model would."""
+        valid = self._of(self._model().model_validate(data))
+        for name in self._fields:
+            object.__setattr__(self, name, getattr(valid, name))
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any):
+        """:raises pydantic.ValidationError: for data the schema rejects."""
+        if isinstance(obj, cls):
+            return obj
+        return cls._of(cls._model().model_validate(obj, **options))
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False):
+        """A copy with some fields replaced, not validated (as pydantic's `model_copy`)."""
+        values = {name: getattr(self, name) for name in self._fields}
+        if deep:
+            import copy
+
+            values = copy.deepcopy(values)
+        unknown = set(update or ()) - set(values)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no field(s) {sorted(unknown)}")
+        values.update(update or {})
+        return self._new(*values.values())
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """As pydantic's `model_dump` (mode="json": dates as text, tuples as lists)."""
+        return self._as_model().model_dump(**options)
+
+    def _as_model(self) -> Any:
+        return self._model().model_construct(**{name: getattr(self, name) for name in self._fields})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        from pydantic_core import ValidationError  # pydantic's, as a frozen pydantic model raises
+
+        raise ValidationError.from_exception_data(
+            type(self).__name__, [{"type": "frozen_instance", "loc": (name,), "input": value}]
+        )
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self._fields))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self):
+        return _new_record, (type(self), tuple(getattr(self, name) for name in self._fields))
+
+
+def _new_record(cls: type[_Record], values: tuple) -> _Record:
+    return cls._new(*values)
+
+
+class SourceRef(_Record):
+    """Where an answer comes from: every entry cites at least one (schema: bot.core.schema.FaqSource)."""
+
+    __slots__ = _fields = ("title", "url", "kind", "date")
+    title: str
+    url: str
+    kind: str  # "primary" (the rule's own author) or "secondary" (anyone explaining it)
+    date: str  # the source's own date or revision (YYYY, YYYY-MM or YYYY-MM-DD), or "undated"
+
+    @classmethod
+    def _model(cls) -> Any:
+        return _schema().FaqSource
+
+
+class Entry(_Record):
+    """One curated question with its answer (schema: bot.core.schema.FaqEntry)."""
+
+    __slots__ = _fields = (
+        "id", "question", "phrasings", "answer", "codes", "tags", "state", "sources", "last_verified",
+        "review_by", "owner",
+    )  # fmt: skip
     id: str
-    question: _Text
-    phrasings: tuple[_Text, ...]
-    answer: _Text
+    question: str
+    phrasings: tuple[str, ...]
+    answer: str
     codes: tuple[str, ...]
-    tags: tuple[_Text, ...]
+    tags: tuple[str, ...]
     state: str | None
-    sources: Annotated[tuple[SourceRef, ...], Field(min_length=1)]
+    sources: tuple[SourceRef, ...]
     last_verified: date
     review_by: date
-    # Who keeps the entry right: a Slack user ID, reminded when review_by comes.
-    owner: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
+    owner: str | None  # who keeps the entry right: a Slack user ID, reminded when review_by comes
 
-    @field_validator("id")
     @classmethod
-    def _id_is_kebab_case(cls, value: str) -> str:
-        if not re.fullmatch(_KEBAB, value):
-            raise ValueError(f"id {value!r} must be kebab-case (lowercase words and digits joined by '-')")
-        return value
+    def _model(cls) -> Any:
+        return _schema().FaqEntry
 
-    @field_validator("codes", mode="before")
     @classmethod
-    def _codes_are_quoted(cls, value: Any) -> Any:
-        # Unquoted 97124 is an int in YAML; 09xxx would silently lose its zero.
-        if isinstance(value, (list, tuple)):
-            for code in value:
-                if not isinstance(code, str):  # pydantic reports ValueError, not TypeError
-                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')
-        return value
+    def _of(cls, valid: Any) -> Entry:
+        entry = super()._of(valid)
+        object.__setattr__(entry, "sources", tuple(SourceRef._of(source) for source in valid.sources))
+        return entry
 
-    @field_validator("state")
+    def _as_model(self) -> Any:
+        values = {name: getattr(self, name) for name in self._fields}
+        values["sources"] = tuple(source._as_model() for source in self.sources)
+        return self._model().model_construct(**values)
+
+    def as_plain(self) -> tuple:
+        """The entry as plain data (tuples, text, numbers), which the FAQ index cache can store
+        with marshal (bot.core.index_cache); `from_plain` reads it back without validating."""
+        return (
+            self.id, self.question, self.phrasings, self.answer, self.codes, self.tags, self.state,
+            tuple((s.title, s.url, s.kind, s.date) for s in self.sources),
+            self.last_verified.toordinal(), self.review_by.toordinal(), self.owner,
+        )  # fmt: skip
+
     @classmethod
-    def _state_is_two_letters(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
-            raise ValueError(f"state {value!r} must be two uppercase letters (e.g. FL) or null")
-        return value
-
-    @model_validator(mode="after")
-    def _review_after_verified(self) -> Entry:
-        if self.review_by <= self.last_verified:
-            raise ValueError(f"review_by {self.review_by} must be after last_verified {self.last_verified}")
-        return self
+    def from_plain(cls, plain: tuple) -> Entry:
+        *head, sources, last_verified, review_by, owner = plain
+        return cls._new(
+            *head,
+            tuple(SourceRef._new(*source) for source in sources),
+            date.fromordinal(last_verified),
+            date.fromordinal(review_by),
+            owner,
+        )
 
 
 @dataclass(frozen=True)
@@ -135,6 +233,14 @@ class KnowledgeBase:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
+
+    def __getstate__(self) -> tuple:
+        """Plain data (see Entry.as_plain): the FAQ index cache stores it with marshal."""
+        return tuple(entry.as_plain() for entry in self.entries)
+
+    def __setstate__(self, state: tuple) -> None:
+        object.__setattr__(self, "entries", tuple(map(Entry.from_plain, state)))
+        self.__post_init__()
 
     def get(self, entry_id: str) -> Entry | None:
         return self._by_id.get(entry_id)
@@ -238,6 +344,8 @@ def _label(raw: _RawEntry) -> str:
 
 
 def _validate(raw: _RawEntry, name: str, problems: list[Problem]) -> Entry | None:
+    from pydantic import ValidationError  # pydantic only to validate (see the records above)
+
     try:
         return Entry.model_validate(raw.data)
     except ValidationError as ex:

@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -91,6 +92,8 @@ LIGHT_WORD = 0.5  # words weighing less ("massage", "bill") count, but don't fin
 COMMON_POSTINGS = 200  # words used by more entries than this (or 10% of them) don't make candidates
 
 _NO_COUNTS: Counter[str] = Counter()  # the term counts of every question we decline (never counted)
+_FACTORIES = (list, set, int)  # of the index's defaultdicts (see Matcher.__getstate__)
+_FACTORIES_BY_NAME = {factory.__name__: factory for factory in _FACTORIES}
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _CODE = re.compile(r"\d{5}|[a-z]\d{4}")  # on lower-cased tokens: 97124, g0283
 _RANGE_WORDS = frozenset({"series", "range", "family"})  # "the 97000 series" is not a code
@@ -279,6 +282,21 @@ class _Normaliser:
         # the billing words as the normaliser writes them ("claims" -> "claim", "icd-10" -> "diagnosis_code")
         self.billing_words = frozenset(w for term in vocab.billing_words for w in self(term).words)
         self.known = {t for key in self._phrases for t in key} | set(vocab.stopwords)  # raw words spelt right
+
+    def _plain(self) -> dict:
+        """Plain data for Matcher.__getstate__."""
+        state = dict(self.__dict__)
+        state["vocab"] = dict(self.vocab.__dict__)
+        state["_lengths"] = dict(self._lengths)
+        return state
+
+    @classmethod
+    def _from_plain(cls, state: dict) -> _Normaliser:
+        normaliser = cls.__new__(cls)
+        normaliser.__dict__.update(state)
+        normaliser.vocab = Vocabulary(**state["vocab"])
+        normaliser._lengths = defaultdict(list, state["_lengths"])
+        return normaliser
 
     def _add_phrase(self, phrase: str, token: str | None, state: str | None) -> None:
         key = tuple(t.lower() for t in _TOKEN.findall(_APOSTROPHE.sub("", phrase)))
@@ -724,6 +742,49 @@ class Matcher:
         self._weights.clear()
         self._choice_weights.clear()
 
+    # --- kept on disk (bot.core.index_cache) ------------------------------------------------
+    # The index as plain data (lists, dicts, sets, tuples, text, numbers) that marshal can write
+    # and read back several times faster than pickle reads thousands of small objects. Only the
+    # attributes below are converted; any other is kept as it is (the cache then falls back to
+    # pickle for a value marshal can't write).
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_normalise"] = self._normalise._plain()
+        state["_spelling"] = self._spelling._plain()
+        # entries: an Entry's plain tuple, [id, codes, state] for an off-topic group, None for _DECLINED
+        state["_entries"] = [
+            None if e is _DECLINED else [e.id, e.codes, e.state] if type(e) is _OffTopic else e.as_plain()
+            for e in self._entries
+        ]
+        choices = self._choices
+        state["_choices"] = (
+            [c.entry for c in choices], [c.words for c in choices], [c.text for c in choices]
+        )  # fmt: skip
+        state["_term_counts"] = [None if c is _NO_COUNTS else dict(c) for c in self._term_counts]
+        defaults = {}
+        for name, value in state.items():
+            if type(value) is defaultdict and value.default_factory in _FACTORIES:
+                defaults[name] = value.default_factory.__name__
+                state[name] = dict(value)
+        state["defaultdicts"] = defaults
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        for name, factory in state.pop("defaultdicts").items():
+            state[name] = defaultdict(_FACTORIES_BY_NAME[factory], state[name])
+        normalise = state["_normalise"] = _Normaliser._from_plain(state["_normalise"])
+        state["_spelling"] = _Spelling._from_plain(state["_spelling"], normalise.known)
+        from_plain, off_topic = Entry.from_plain, _OffTopic
+        state["_entries"] = [
+            _DECLINED if e is None else off_topic(*e) if type(e) is list else from_plain(e)
+            for e in state["_entries"]
+        ]
+        state["_choices"] = list(map(tuple.__new__, repeat(_Choice), zip(*state["_choices"])))
+        state["_term_counts"] = [_NO_COUNTS if c is None else _counter(c) for c in state["_term_counts"]]
+        self.__dict__.update(state)
+
     def _score(
         self, words: tuple[str, ...], named: set[str], states: frozenset[str], among: set[int] | None = None
     ) -> dict[int, float]:
@@ -922,6 +983,23 @@ class _Spelling:
         self._near: dict[tuple[int, int], list[str]] = {}
         self._cache: dict[str, str | None] = {}
 
+    def _plain(self) -> dict:
+        """Plain data for Matcher.__getstate__ (the known words are the normaliser's)."""
+        state = dict(self.__dict__)
+        del state["_known"]
+        if state["_by_length"] is not None:
+            state["_by_length"] = dict(state["_by_length"])
+        return state
+
+    @classmethod
+    def _from_plain(cls, state: dict, known: set[str]) -> _Spelling:
+        spelling = cls.__new__(cls)
+        spelling.__dict__.update(state)
+        spelling._known = known
+        if spelling._by_length is not None:
+            spelling._by_length = defaultdict(list, spelling._by_length)
+        return spelling
+
     def changed(self) -> None:
         self._by_length = None
         self._cache.clear()
@@ -965,6 +1043,12 @@ class _Spelling:
             self._cache.clear()
         self._cache[word] = fixed
         return fixed
+
+
+def _counter(counts: dict[str, int]) -> Counter[str]:
+    counter: Counter[str] = Counter()
+    dict.update(counter, counts)  # as stored: Counter(counts) would add them up one by one
+    return counter
 
 
 @lru_cache(maxsize=1)

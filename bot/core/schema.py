@@ -1,14 +1,20 @@
-"""The full pydantic schema of knowledge/codes.yaml and knowledge/rules.yaml.
+"""The pydantic schemas of knowledge/: codes.yaml and rules.yaml, and the FAQ entries.
 
-Run by `billing-bot kb check` and the test suite, not at start-up (see bot/codes.py for why).
+The tables' schema is run by `billing-bot kb check` and the test suite, not at start-up (see
+bot/core/codes.py for why). The FAQ entries' schema validates every entry when the FAQ index is
+built (bot.core.kb.load_kb), in `kb check`, and for reviewers' drafts; an index read back from
+the cache (bot.core.index_cache) was validated when it was built, so answering a question from
+it imports none of this.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.core.codes import CODE_PATTERN, KNOWLEDGE_DIR, read_yaml
 from bot.core.errors import KnowledgeError
@@ -164,3 +170,75 @@ def check_tables(directory: Path = KNOWLEDGE_DIR) -> list[str]:
                 where = ".".join(str(x) for x in err["loc"]) or "(top)"
                 problems.append(f"{path}: {where}: {err['msg']}")
     return problems
+
+
+# --- FAQ entries (knowledge/faq/*.yaml): bot.core.kb turns a valid one into its plain records ---
+
+_KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_Text = Annotated[str, Field(min_length=1)]
+
+
+class FaqSource(BaseModel):
+    """Where an answer comes from: every entry cites at least one (bot.core.kb.SourceRef)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="SourceRef")
+
+    title: _Text
+    # No "|", "<" or ">": in Slack's <url|label> link syntax they would end the URL and relabel the
+    # link ("https://evil.example/x|Official CMS manual>" would show as a CMS-titled link).
+    url: Annotated[str, Field(pattern=r"^https?://[^\s|<>]+$")]
+    # primary: the rule's own author (cms.gov manuals, statutes, state agencies, the AMA, NUCC, X12,
+    # the payer's own policy); secondary: anyone explaining it (the default: never claim more).
+    # Answers show which, and how old.
+    kind: Literal["primary", "secondary"] = "secondary"
+    # The source's own date or revision (YYYY, YYYY-MM or YYYY-MM-DD), or "undated".
+    date: Annotated[str, Field(pattern=r"^(?:\d{4}(?:-\d{2}(?:-\d{2})?)?|undated)$")] = "undated"
+
+
+class FaqEntry(BaseModel):
+    """One curated question with its answer (bot.core.kb.Entry)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Entry")
+
+    id: str
+    question: _Text
+    phrasings: tuple[_Text, ...]
+    answer: _Text
+    codes: tuple[str, ...]
+    tags: tuple[_Text, ...]
+    state: str | None
+    sources: Annotated[tuple[FaqSource, ...], Field(min_length=1)]
+    last_verified: date
+    review_by: date
+    # Who keeps the entry right: a Slack user ID, reminded when review_by comes.
+    owner: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_kebab_case(cls, value: str) -> str:
+        if not re.fullmatch(_KEBAB, value):
+            raise ValueError(f"id {value!r} must be kebab-case (lowercase words and digits joined by '-')")
+        return value
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_are_quoted(cls, value: Any) -> Any:
+        # Unquoted 97124 is an int in YAML; 09xxx would silently lose its zero.
+        if isinstance(value, (list, tuple)):
+            for code in value:
+                if not isinstance(code, str):  # pydantic reports ValueError, not TypeError
+                    raise ValueError(f'code {code!r} must be a quoted string, e.g. "97124"')
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state_is_two_letters(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z]{2}", value):
+            raise ValueError(f"state {value!r} must be two uppercase letters (e.g. FL) or null")
+        return value
+
+    @model_validator(mode="after")
+    def _review_after_verified(self) -> FaqEntry:
+        if self.review_by <= self.last_verified:
+            raise ValueError(f"review_by {self.review_by} must be after last_verified {self.last_verified}")
+        return self
