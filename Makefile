@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	@echo "Installing billing-bot into $(VENV) (log: $(VENV)/install.log)..." >&2
 	@$(PY) -m pip install --disable-pip-version-check -e '.[test]' > $(VENV)/install.log 2>&1 \
 		|| { cat $(VENV)/install.log >&2; exit 1; }
+	@$(PY) -m compileall -q bot > /dev/null  # bytecode, as a non-editable install would have (start-up)
 	@touch $(STAMP)
 
 ## run: the Slack app when tokens are configured, otherwise a local chat in the terminal
