@@ -125,7 +125,7 @@ class EntryChoice:
 
     def match(self, text: str, codes=()):
         result = self.matcher.match(text, codes)
-        return self._decide(result, self.classifier.best(text), self.matcher.entry, learnt=self.learnt)
+        return self._decide(result, lambda: self.classifier.best(text), self.matcher.entry, learnt=self.learnt)
 
 
 def _timed(matcher: Matcher, texts: list[str]) -> tuple[list[float], list[float]]:

@@ -672,7 +672,7 @@ class Answerer:
         # matcher itself ignores any an approved draft has since taught it.
         unknown = req.unknown_codes
         result = self.matcher.match(req.text, req.codes, unknown_codes=unknown, prefer_state=state)
-        result = decide(result, self.classifier.best(req.text), self.matcher.entry,
+        result = decide(result, lambda: self.classifier.best(req.text), self.matcher.entry,
                         learnt=self._learnt_labels, unknown_codes=bool(unknown), preferred_state=state)
         suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
         if result.best is None:

@@ -27,7 +27,7 @@ TRUSTED_MATCH = 100.0
 
 def decide(
     result: MatchResult,
-    opinion: tuple[str | None, float],
+    opinion: Callable[[], tuple[str | None, float]],
     entry_of: Callable[[str], Entry | None],
     *,
     learnt: frozenset[str | None] = frozenset(),
@@ -35,7 +35,8 @@ def decide(
     preferred_state: str | None = None,
 ) -> MatchResult:
     """The matcher's `result` with its `best` kept, replaced or withdrawn after the classifier's
-    `opinion` (its likeliest entry id, None for "decline", and its decision value). `learnt`: the
+    `opinion()` (its likeliest entry id, None for "decline", and its decision value; called only
+    when the matcher's result doesn't stand on its own, as it costs about a millisecond). `learnt`: the
     labels the classifier was trained on; an entry approved since is the matcher's call alone.
     `preferred_state`: the asker's own state, which only the matcher knows: its pick of that
     state's entry stands.
@@ -44,16 +45,17 @@ def decide(
     the chosen entry when it ranked it, else the classifier's value on the same 0-100 scale
     (50 + 50 x value), so such answers count as low-confidence ones for the review desk.
     """
-    label, value = opinion
     best = result.best
     if best is not None and (
-        best.entry.id == label
-        or best.score >= TRUSTED_MATCH
+        best.score >= TRUSTED_MATCH
         or best.entry.id not in learnt
         or (preferred_state is not None and best.entry.state == preferred_state)
     ):
         return result
     if best is None and (unknown_codes or result.off_topic >= TRUSTED_MATCH):
+        return result
+    label, value = opinion()
+    if best is not None and best.entry.id == label:
         return result
     candidates = result.candidates
     entry = entry_of(label) if label is not None else None
