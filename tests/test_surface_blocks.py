@@ -86,10 +86,10 @@ def test_core_count_and_rows_and_the_rules_origin(answerer):
 
 
 def test_state_preference_is_a_tie_break_not_an_override(answerer):
-    question = "can I bill auto insurance for a car accident?"
+    question = "does auto insurance pay for massage?"
     nowhere = answerer.answer(question)
     assert nowhere.id != "kentucky-mva"
     assert "kentucky-mva" == answerer.answer(question, home_state="KY").id
-    assert "oregon-pip" == answerer.answer(question + " in Oregon", home_state="KY").id
+    assert "oregon-pip" == answerer.answer(question.rstrip("?") + " in Oregon?", home_state="KY").id
     assert nowhere.id == answerer.answer(question, home_state="TX").id  # no Texas entry: unchanged
     assert "npi-need" == answerer.answer("do I need an NPI?", home_state="KY").id
