@@ -43,7 +43,7 @@ def decide(
 
     A message naming a code nobody knows stays declined. The score shown is the matcher's own for
     the chosen entry when it ranked it, else the classifier's value on the same 0-100 scale
-    (50 + 50 x value), so such answers count as low-confidence ones for the review desk.
+    (50 + 50 x value): below 0.4 that is under 70, a low-confidence answer for the review desk.
     """
     best = result.best
     if best is not None and (
