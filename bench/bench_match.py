@@ -114,18 +114,11 @@ def shipped_answerer(leave_out: str) -> Answerer:
 
 
 class EntryChoice:
-    """What the bot does to choose an entry (bot.core.answer's _faq without the answer text): the
-    matcher, the classifier's second opinion and bot.core.decide. Times like a matcher."""
+    """The bot's choice of entry (Answerer.choose: the matcher, the classifier's second opinion and
+    bot.core.decide), timed like a matcher."""
 
     def __init__(self, answerer: Answerer):
-        from bot.core.decide import decide
-
-        self.matcher, self.classifier, self._decide = answerer.matcher, answerer.classifier, decide
-        self.learnt = frozenset(self.classifier.labels)
-
-    def match(self, text: str, codes=()):
-        result = self.matcher.match(text, codes)
-        return self._decide(result, lambda: self.classifier.best(text), self.matcher.entry, learnt=self.learnt)
+        self.match = answerer.choose
 
 
 def _timed(matcher: Matcher, texts: list[str]) -> tuple[list[float], list[float]]:

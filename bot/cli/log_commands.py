@@ -476,9 +476,8 @@ def _os_user() -> str:
 def _kb_entry(knowledge_dir: Path, entry_id: str) -> dict | None:
     from bot.core.kb import load_kb
 
-    return next(
-        (e.model_dump(mode="json") for e in load_kb(knowledge_dir / "faq").entries if e.id == entry_id), None
-    )
+    entry = load_kb(knowledge_dir / "faq").get(entry_id)
+    return None if entry is None else entry.model_dump(mode="json")
 
 
 def _confirm(question: str) -> bool:

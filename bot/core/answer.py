@@ -665,15 +665,20 @@ class Answerer:
         return tuple(ctx)
 
     # -- questions ----------------------------------------------------------------------------------
-    def _faq(self, req: Request, state: str | None = None) -> Answer:
+    def choose(self, text: str, codes=(), *, unknown_codes=(), prefer_state: str | None = None):
+        """The entry for a question (a bot.core.match.MatchResult): the matcher's pick, checked by
+        the classifier (bot.core.decide)."""
         from bot.core.decide import decide
 
+        result = self.matcher.match(text, codes, unknown_codes=unknown_codes, prefer_state=prefer_state)
+        return decide(result, lambda: self.classifier.best(text), self.matcher.entry, learnt=self._learnt_labels,
+                      unknown_codes=bool(unknown_codes), preferred_state=prefer_state)
+
+    def _faq(self, req: Request, state: str | None = None) -> Answer:
         # Codes outside the code table: KB entries may only name table codes (kb check), and the
         # matcher itself ignores any an approved draft has since taught it.
         unknown = req.unknown_codes
-        result = self.matcher.match(req.text, req.codes, unknown_codes=unknown, prefer_state=state)
-        result = decide(result, lambda: self.classifier.best(req.text), self.matcher.entry,
-                        learnt=self._learnt_labels, unknown_codes=bool(unknown), preferred_state=state)
+        result = self.choose(req.text, req.codes, unknown_codes=unknown, prefer_state=state)
         suggestions = tuple(Suggestion(m.entry.id, m.entry.question) for m in result.candidates[:3])
         if result.best is None:
             if unknown:
@@ -692,7 +697,7 @@ class Answerer:
     def answer_entry(self, entry_id: str, *, query: str = "") -> Answer | None:
         """The answer an entry gives, as if the matcher had picked it (a "did you mean" button
         clicked, an asker told their question now has an answer); None for an unknown id."""
-        entry = next((e for e in self.matcher.entries if e.id == entry_id), None)
+        entry = self.matcher.entry(entry_id)
         return None if entry is None else self._entry_answer(entry, None, (), query)
 
     @staticmethod

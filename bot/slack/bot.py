@@ -215,7 +215,7 @@ class SlackBot:
         return result.candidates[0].entry.id if result.candidates else None
 
     def lookup(self, entry_id: str):
-        return next((e for e in self.answerer.matcher.entries if e.id == entry_id), None)
+        return self.answerer.matcher.entry(entry_id)
 
     # -- the reviewers' overlay -----------------------------------------------------------------------
     # Every review action goes through ReviewDesk, which refuses non-reviewers and records every

@@ -194,7 +194,7 @@ class DeskListeners:
         bot = self.bot
         if bot.overlay_pending:
             bot.apply_overlay()
-        entry = next((e for e in bot.answerer.matcher.entries if e.id == entry_id), None)
+        entry = bot.answerer.matcher.entry(entry_id)
         if entry is None:
             bot.background.start(bot.publish_home(client, user_id, notice=f"No entry {entry_id!r}."), body)
             return
