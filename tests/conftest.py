@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -74,6 +77,36 @@ def wait_until(predicate, timeout: float = 3.0, interval: float = 0.01) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(port: int) -> bool:
+    """GET /healthz of a server on 127.0.0.1 says ok (a short pause when it doesn't, for polling)."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).json()["ok"] is True
+    except httpx.HTTPError:
+        time.sleep(0.05)
+        return False
+
+
+def serve_http(fake_slack, tmp_path, port: int, **popen) -> subprocess.Popen:
+    """`billing-bot serve --http` as a real process on `port`, talking to the fake Web API, its query
+    log in `tmp_path` (Socket Mode's token removed)."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake_slack.url,
+        "BILLING_BOT_DB": str(tmp_path / "log.db"),
+        "PORT": str(port),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path, env=env, **popen)
 
 
 class FakeSlack:

@@ -5,33 +5,17 @@ question is in the log exactly once, with its text redacted. (Behaviour only: no
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 
 import httpx
 
 from bot.storage.querylog import QueryLog
 from tests import payloads as p
-from tests.conftest import wait_until
+from tests.conftest import free_port, healthy, serve_http, wait_until
 
 REQUESTS = 300
 CLIENTS = 16
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).json()["ok"] is True
-    except httpx.HTTPError:
-        return False
 
 
 async def _ask_all(url: str, texts: list[str], stop_after: int, stop) -> list[str]:
@@ -62,26 +46,11 @@ async def _ask_all(url: str, texts: list[str], stop_after: int, stop) -> list[st
 
 
 def test_concurrent_questions_then_sigterm_leave_exactly_one_redacted_row_each(fake_slack, tmp_path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": p.SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "BILLING_BOT_DB": str(tmp_path / "log.db"),
-        "PORT": str(port),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--http"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    proc = serve_http(fake_slack, tmp_path, port, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     texts = [f"patient John Smith {20 + i % 40} min 97140" for i in range(REQUESTS)]
     try:
-        assert wait_until(lambda: _healthy(port), 20), "server did not come up"
+        assert wait_until(lambda: healthy(port), 20), "server did not come up"
         # SIGTERM while questions are still arriving: the last ones answered are still queued
         stop = lambda: proc.send_signal(signal.SIGTERM)
         ids = asyncio.run(_ask_all(f"http://127.0.0.1:{port}/slack/events", texts, REQUESTS // 2, stop))

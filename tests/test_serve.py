@@ -3,11 +3,8 @@ replies finish and drains the query log (what SIGTERM triggers through uvicorn).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ from bot.config import Settings
 from bot.slack.serve import ConfigError, check, run_server
 from bot.storage.querylog import QueryLog
 from tests import payloads as p
-from tests.conftest import ServedBot, wait_until
+from tests.conftest import ServedBot, free_port, healthy, serve_http, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,25 +46,10 @@ def test_shutdown_lets_replies_finish_and_drains_the_log(slack_app, querylog, fa
 
 def test_serve_command_starts_and_stops_on_sigterm(fake_slack, tmp_path):
     """`billing-bot serve --http` as a real process: healthz answers, SIGTERM exits 0."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": p.SECRET,
-        "SLACK_API_URL": fake_slack.url,
-        "BILLING_BOT_DB": str(tmp_path / "log.db"),
-        "PORT": str(port),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--http"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    proc = serve_http(fake_slack, tmp_path, port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        assert wait_until(lambda: _healthy(port), 15), "server did not come up"
+        assert wait_until(lambda: healthy(port), 15), "server did not come up"
         body, content_type = p.slash("40 min 97140")
         answer = httpx.post(
             f"http://127.0.0.1:{port}/slack/events",
@@ -84,20 +66,6 @@ def test_serve_command_starts_and_stops_on_sigterm(fake_slack, tmp_path):
         assert ["slash"] == [r["surface"] for r in db.table("queries").rows]
 
 
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).json()["ok"] is True
-    except httpx.HTTPError:
-        time.sleep(0.05)
-        return False
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_events_reach_bolt_without_starlette_and_keep_what_bolt_answers(slack_app, querylog, fake_slack):
