@@ -205,12 +205,9 @@ class DeskListeners:
         """Save the draft (ReviewDesk validates it as a knowledge-base entry) or show what's wrong."""
         bot = self.bot
         user_id = body["user"]["id"]
-        form, errors = _entry_form(_values(view), bot.answerer.codes.known)
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        form = await self._checked_form(ack, view)
+        if form is None:
             return
-        if bot.overlay_pending or not bot.entry_ids:
-            bot.apply_overlay(ids=True)  # draft ids must not collide with entry ids
         result = await asyncio.to_thread(
             bot.desk.draft,
             user_id,
@@ -226,14 +223,24 @@ class DeskListeners:
         """Save a proposed edit; it answers once a second reviewer approves it."""
         bot = self.bot
         user_id = body["user"]["id"]
+        form = await self._checked_form(ack, view)
+        if form is None:
+            return
+        result = await asyncio.to_thread(bot.desk.propose_edit, user_id, view.get("private_metadata") or "", **form)
+        await self._submitted(ack, body, client, user_id, result, "answer")
+
+    async def _checked_form(self, ack, view: dict) -> dict | None:
+        """The entry form's values, checked; None once the modal shows what's wrong. The overlay is
+        applied first, so the desk checks ids against what the matcher knows (drafts must not
+        collide with entries)."""
+        bot = self.bot
         form, errors = _entry_form(_values(view), bot.answerer.codes.known)
         if errors:
             await ack(response_action="errors", errors=errors)
-            return
+            return None
         if bot.overlay_pending or not bot.entry_ids:
             bot.apply_overlay(ids=True)
-        result = await asyncio.to_thread(bot.desk.propose_edit, user_id, view.get("private_metadata") or "", **form)
-        await self._submitted(ack, body, client, user_id, result, "answer")
+        return form
 
     async def _submitted(self, ack, body, client, user_id, result, field: str) -> None:
         bot = self.bot
