@@ -60,6 +60,7 @@ def test_scores_are_the_linear_models_decision_values():
     coef = np.where(np.abs(svm.coef_) >= classifier.PRUNE_BELOW, svm.coef_, 0.0)
     expected = hstack([words.transform(questions), chars.transform(questions)]).tocsr() @ coef.T + svm.intercept_
     for question, row in zip(questions, np.asarray(expected)):
+        assert model.best(question) == model.scores(question)[0]
         got = dict(model.scores(question))
         for label, value in zip(svm.classes_, row):
             assert got[label or None] == pytest.approx(value, abs=1e-4)  # weights kept as float32

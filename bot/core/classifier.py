@@ -87,18 +87,25 @@ class TextClassifier:
 
     def scores(self, text: str) -> list[tuple[str | None, float]]:
         """Every label with its decision value (higher: more likely), best first."""
+        totals = self._totals(text)
+        ranked = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
+        return [(self.labels[i], totals[i]) for i in ranked]
+
+    def best(self, text: str) -> tuple[str | None, float]:
+        """The likeliest label and its decision value."""
+        totals = self._totals(text)
+        i = max(range(len(totals)), key=totals.__getitem__)
+        return self.labels[i], totals[i]
+
+    def _totals(self, text: str) -> list[float]:
+        """Each label's decision value, in the order of `labels`."""
         totals = list(self.intercepts)
         offsets, labels_of, weights = self.offsets, self.labels_of, self.weights
         for row, value in self.words.weighted(word_features(text)) + self.chars.weighted(char_features(text)):
             start, end = offsets[row], offsets[row + 1]
             for label, weight in zip(labels_of[start:end], weights[start:end]):
                 totals[label] += weight * value
-        ranked = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
-        return [(self.labels[i], totals[i]) for i in ranked]
-
-    def best(self, text: str) -> tuple[str | None, float]:
-        """The likeliest label and its decision value."""
-        return self.scores(text)[0]
+        return totals
 
     def to_plain(self) -> tuple:
         """The model as tuples, dicts, numbers and bytes only (what `marshal` can write)."""
