@@ -177,6 +177,7 @@ def test_mt_asks_which_meaning(bot):
     "message, minutes, units",
     [
         ("massage 45 min at 10:30", 45, 3),
+        ("@ 10:30 30 min 97124", 30, 2),  # "@" before a clock time marks a time of day, like "at"
         ("97124 from 2:00 to 2:45", 45, 3),
         ("1 1/2 hours 97124", 90, 6),
         ("an hour and a quarter of 97124", 75, 5),

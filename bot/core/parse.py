@@ -76,20 +76,27 @@ _QUESTION_FIRST = (
     r"^\s*(?:what|whats|what's|can|could|do|does|did(?!\s+(?:\d|an?\s+hour|half))|is|are|was|should|shall|why|when|"
     r"where|who|which|how|will|would|may|any|anyone|is there|tell me|explain)\b"
 )
-_QUESTION_AFTER = (
-    r"(?:[,.;:!]|\s[-\u2013\u2014])\s*(?:what|whats|what's|which|why|how|"
+_QUESTION_AFTER_WORDS = (
+    r"\s*(?:what|whats|what's|which|why|how|"
     r"(?:is|are|was) (?:that|it|this|there|they|those)|(?:can|could|should|do|does|would) (?:i|we|you|they|it|that|this))\b"
 )
-_QUESTION_IS = r"\b(?:is|isn't) (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b"
+_QUESTION_AFTER = r"(?:[,.;:!]|\s[-\u2013\u2014])" + _QUESTION_AFTER_WORDS
+_QUESTION_IS_TAIL = r" (?:that|it|this) (?:true|right|correct|a thing|legit|allowed|billable|ok|okay)\b"
+_QUESTION_IS = r"\b(?:is|isn't)" + _QUESTION_IS_TAIL
 _QUESTION = re.compile(rf"\?|{_QUESTION_FIRST}|{_QUESTION_AFTER}|{_QUESTION_IS}", re.IGNORECASE)
-# The parts on lower-cased text: same matches, no IGNORECASE cost
+# The parts on lower-cased text: same matches, no IGNORECASE cost. Each starts with a character (or a
+# set of them) rather than a look-around, so the regex engine skips ahead to where that character is
+# instead of trying every position of a long note: `_QUESTION_AFTER` as its two openings, and the
+# `\b` of `_QUESTION_IS` checked just after its "i" (a look-behind over the "i" and the character before).
 _QUESTION_FIRST_LOWER = re.compile(_QUESTION_FIRST)
-_QUESTION_AFTER_LOWER = re.compile(_QUESTION_AFTER)
-_QUESTION_IS_LOWER = re.compile(_QUESTION_IS)
-_AFTER_MARKS = ",.;:!-\u2013\u2014"  # _QUESTION_AFTER needs one of these
+_QUESTION_AFTER_MARK_LOWER = re.compile(r"[,.;:!]" + _QUESTION_AFTER_WORDS)
+_QUESTION_AFTER_DASH_LOWER = re.compile(r"\s[-\u2013\u2014]" + _QUESTION_AFTER_WORDS)
+_QUESTION_IS_LOWER = re.compile(r"i(?<!\wi)s(?:n't)?" + _QUESTION_IS_TAIL)
 _SLACK_USER = re.compile(r"<[@#!][^>]*>")
 _SLACK_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<(?:https?|mailto):[^>]*>")
-_EMOJI = re.compile(r"(?<!\d):[a-z0-9_+\-]+:(?!\d)")  # ":smile:", not the ":30-1:" of "12:30-1:15"
+# ":smile:", not the ":30-1:" of "12:30-1:15". The colon comes first and the look-behind after it (no digit
+# before that colon), so the engine jumps from colon to colon.
+_EMOJI = re.compile(r":(?<!\d:)[a-z0-9_+\-]+:(?!\d)")
 
 
 class Segment(NamedTuple):
@@ -170,12 +177,12 @@ def strip_slack_markup(text: str) -> str:
         text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     if not text.isprintable():
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in text)
-    if "  " in text or "\t" in text:
-        text = _SPACES.sub(" ", text)
+    if "\t" in text:
+        text = text.replace("\t", " ")
+    while "  " in text:  # runs of spaces to one; each pass halves them (cheaper than a regex over every space)
+        text = text.replace("  ", " ")
     return text.strip()
 
-
-_SPACES = re.compile(r"[ \t]+")
 _WORD = re.compile(r"[a-z]+")
 
 
@@ -231,10 +238,13 @@ class Parser:
         self._names = {**{w: ("code", c) for w, c in codes.aliases.items()},
                        **{w: ("technique", t.id) for w, t in codes.technique_words.items()}}
         alias_alt = trie_pattern(self._names)
-        self._alias = re.compile(rf"\b(?<![\w-])(?:{alias_alt})(?![\w-])") if alias_alt else None  # lower-cased text
+        # Lower-cased text; where a word starts is checked by `_whole_words` (see `_rule` below).
+        self._alias = re.compile(rf"(?:{alias_alt})(?![\w-])") if alias_alt else None
         self._rule_words = {**{w: ("rule", r) for w, r in rules.words.items()},
                             **{w: ("payer", p.name) for w, p in rules.payers.items()}}
-        self._rule = re.compile(rf"\b(?<![\w-])(?:{trie_pattern(self._rule_words)})(?![\w-])")  # lower-cased text
+        # Lower-cased text. The word's start is checked by `_whole_words`, not by a look-behind here: a
+        # pattern that starts with its words' first letters lets the engine skip to them.
+        self._rule = re.compile(rf"(?:{trie_pattern(self._rule_words)})(?![\w-])")
 
     def parse(self, raw: str) -> Request:
         text = strip_slack_markup(raw or "")
@@ -251,7 +261,7 @@ class Parser:
 
         work = norm
         rule, payer, said, conflict = None, None, [], None
-        first = self._rule.search(_lower(work))
+        first = next(_whole_words(self._rule, _lower(work)), None)
         if first:
             rule, payer, said, conflict, spans = self._rules_named(work, first.start())
             work = _blank(work, spans)
@@ -327,7 +337,7 @@ class Parser:
         payers: dict[str, str] = {}  # payer name -> word as written
         spans = []
         low = _lower(work)
-        for m in self._rule.finditer(low, start):
+        for m in _whole_words(self._rule, low, start):
             kind, value = self._rule_words[m.group(0)]
             (rules if kind == "rule" else payers).setdefault(value, work[m.start():m.end()])
             spans.append(m.span())
@@ -405,7 +415,7 @@ class Parser:
 
         if self._alias:
             spans = []
-            for m in self._alias.finditer(work):
+            for m in _whole_words(self._alias, work):
                 kind, value = self._names[m.group(0).lower()]
                 if kind == "code":
                     tokens.append((m.start(), m.end(), "code", (value, m.group(0))))
@@ -457,6 +467,20 @@ def _lower(text: str) -> str:
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
 
 
+def _whole_words(pattern: re.Pattern, low: str, pos: int = 0):
+    """The matches of `pattern` in `low` from `pos` that start a word (no letter, digit, "_" or "-" just
+    before), as `finditer` would give them with that test as a look-behind in front of the pattern: a
+    match inside a word is skipped and the search goes on from its next character."""
+    while (m := pattern.search(low, pos)) is not None:
+        start = m.start()
+        before = low[start - 1] if start else " "
+        if before.isalnum() or before in "_-" or not (low[start].isalnum() or low[start] == "_"):
+            pos = start + 1
+            continue
+        yield m
+        pos = max(m.end(), start + 1)
+
+
 def _is_question(text: str) -> bool:
     """`_QUESTION.search(text)`, with each part tried only when the text holds what it needs."""
     if "?" in text:
@@ -464,7 +488,9 @@ def _is_question(text: str) -> bool:
     low = _lower(text)
     if _QUESTION_FIRST_LOWER.match(low):
         return True
-    if any(mark in low for mark in _AFTER_MARKS) and _QUESTION_AFTER_LOWER.search(low):
+    if ("," in low or "." in low or ";" in low or ":" in low or "!" in low) and _QUESTION_AFTER_MARK_LOWER.search(low):
+        return True
+    if ("-" in low or "\u2013" in low or "\u2014" in low) and _QUESTION_AFTER_DASH_LOWER.search(low):
         return True
     return "is" in low and bool(_QUESTION_IS_LOWER.search(low))
 

@@ -38,10 +38,13 @@ _RANGE = re.compile(
     rf"(?P<b>{_CLOCK})\s*(?P<b_ap>{_AMPM})?(?![\w:])",
     re.IGNORECASE,
 )
+# Guards, on the lower-cased text (IGNORECASE costs several times more over a long note). Each starts
+# with a character or a set of them, so the engine skips to where one is: `_MAYBE_AT` is two patterns,
+# and its words need no \b (a guard may say yes too often; `_AT` decides).
 _MAYBE_SUM = re.compile(r"\d\s*\+\s*\d")
-_MAYBE_RANGE = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s*(?:-|\u2013|to|till|until)\s*\d", re.IGNORECASE)
-_MAYBE_AT = re.compile(r"\d\s*[ap](?:\.?m\b|\s*[-\u2013]|\s*$)|\b(?:at|@|around|starting|started|start|began|by)\s*\d",
-                       re.IGNORECASE)
+_MAYBE_RANGE = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s*(?:-|\u2013|to|till|until)\s*\d")
+_MAYBE_AT_CLOCK = re.compile(r"\d\s*[ap](?:\.?m\b|\s*[-\u2013]|\s*$)")
+_MAYBE_AT_WORD = re.compile(r"(?:at|@|around|start|began|by)\s*\d")
 # A time of day: "at 10:30", "@ 3pm", "10:30am", "started 2:15" (blanked: it is not a duration)
 _AT = re.compile(
     rf"(?<![\w:])(?:(?:at|@|around|starting|started|start|began|by)\s*(?:[01]?\d|2[0-3]):[0-5]\d\s*(?:{_AMPM})?"
@@ -128,10 +131,12 @@ def normalize(text: str) -> tuple[str, tuple[TimeNote, ...]]:
         return " " * len(m.group(0))
 
     out = text
-    if any(w in lower for w in _RANGE_WORDS) and _MAYBE_RANGE.search(text):
+    if any(w in lower for w in _RANGE_WORDS) and _MAYBE_RANGE.search(lower):
         out = _RANGE.sub(clock_range, text)
-    if any(w in lower for w in _AT_WORDS) and _MAYBE_AT.search(out):
-        out = _AT.sub(time_of_day, out)
+    if any(w in lower for w in _AT_WORDS):
+        low = lower if out is text else out.lower()
+        if _MAYBE_AT_CLOCK.search(low) or _MAYBE_AT_WORD.search(low):
+            out = _AT.sub(time_of_day, out)
     if "hour" in lower:
         out = _HOUR_AND.sub(_hour_and, out)
         if "half" in lower:
