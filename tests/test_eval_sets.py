@@ -37,3 +37,17 @@ def test_drop_removes_the_held_out_side_and_keeps_comments(tmp_path):
     assert '# a comment\nquestions:\n  - q: "one"\n    expect: null\n  - q: "three"\n    expect: null\n' == (
         tmp_path / "holdout-a.yaml"
     ).read_text()
+
+
+def test_of_two_sets_sharing_a_question_the_newer_one_loses_it(tmp_path):
+    # holdout-9 was written before holdout-10: by number, not by file name ("holdout-10" < "holdout-9")
+    for name, q, other in (("holdout-9.yaml", "what is a superbill for", "best massage table brand"),
+                           ("holdout-10.yaml", "what is a superbill for?", "how do I raise my cash rates")):
+        (tmp_path / name).write_text(f'questions:\n  - q: "{q}"\n    expect: superbill\n  - q: "{other}"\n    expect: null\n')
+    from tests.eval.leakage import held_out_sets
+
+    sets = held_out_sets(tmp_path)
+    assert ["holdout-9.yaml", "holdout-10.yaml"] == list(sets)
+    assert {"holdout-10.yaml": 1} == drop(collisions(sets, []), tmp_path)
+    assert ["how do I raise my cash rates"] == held_out_sets(tmp_path)["holdout-10.yaml"]
+    assert 2 == len(held_out_sets(tmp_path)["holdout-9.yaml"])

@@ -31,11 +31,18 @@ class Collision:
     score: float
 
 
+def written_order(path: Path) -> tuple[int, str]:
+    """Sort key: held-out sets in the order they were written (holdout-9 before holdout-10)."""
+    number = path.stem.rpartition("-")[2]
+    return (int(number) if number.isdigit() else 0, path.name)
+
+
 def held_out_sets(directory: Path = HELD_OUT_DIR) -> dict[str, list[str]]:
-    """Each held-out set's questions, by file name."""
+    """Each held-out set's questions, by file name, oldest set first (of two sets sharing a
+    question, `drop` takes it from the newer one)."""
     return {
         path.name: [str(item["q"]) for item in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]]
-        for path in sorted(directory.glob("holdout*.yaml"))
+        for path in sorted(directory.glob("holdout*.yaml"), key=written_order)
     }
 
 
