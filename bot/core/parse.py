@@ -531,45 +531,46 @@ def _breaks_clause(gap: str) -> bool:
 
 def _pair(text: str, tokens: list[tuple[int, int, str, object]]) -> tuple[list[Segment], list[int]]:
     """Give each duration to a code: within a clause, to the code on the side the clause starts with."""
-    clauses: list[list[tuple[str, object]]] = [[]]
+    clauses: list[tuple[list[tuple[str, object]], bool]] = []  # (tokens, whether one names a code)
+    items: list[tuple[str, object]] = []
+    names_code = False
     pos = 0
     for start, end, kind, value in tokens:
-        if clauses[-1] and _breaks_clause(text[pos:start]):
-            clauses.append([])
-        clauses[-1].append((kind, value))
+        if items and _breaks_clause(text[pos:start]):
+            clauses.append((items, names_code))
+            items, names_code = [], False
+        items.append((kind, value))
+        names_code = names_code or kind != "dur"
         pos = end
+    clauses.append((items, names_code))
 
     segments: list[Segment] = []
     loose: list[int] = []
-    for clause in clauses:
-        kinds = [k for k, _ in clause]
-        if "code" not in kinds and "unknown" not in kinds:
+    for items, names_code in clauses:
+        if not names_code:
             if segments:
                 # "97124 30 min + 10 min": a clause of minutes only continues the code before it
                 last = segments[-1]
-                segments[-1] = Segment(last.code, (last.minutes or 0) + sum(v for k, v in clause), last.said)
+                segments[-1] = Segment(last.code, (last.minutes or 0) + sum(v for _, v in items), last.said)
             else:
-                loose.extend(v for k, v in clause)
+                loose.extend(v for _, v in items)
             continue
-        durations_first = kinds[0] == "dur"
-        pending: list[int] = []
-        current: list[Segment] = []
-        for kind, value in clause:
+        durations_first = items[0][0] == "dur"
+        pending: int | None = None  # minutes waiting for the next code
+        current: list[list] = []  # [code, minutes, said] of this clause, made Segments at the end
+        for kind, value in items:
             if kind == "dur":
                 if durations_first or not current:
-                    pending.append(value)
+                    pending = (pending or 0) + value
                 else:
-                    c = current[-1]
-                    current[-1] = Segment(c.code, (c.minutes or 0) + value, c.said)
+                    current[-1][1] = (current[-1][1] or 0) + value
             else:
                 code, said = value if kind == "code" else ("!" + value, value)
-                minutes = sum(pending) if pending else None
-                pending = []
-                current.append(Segment(code, minutes, said))
-        if pending:  # trailing durations after the last code of a durations-first clause
-            c = current[-1]
-            current[-1] = Segment(c.code, (c.minutes or 0) + sum(pending), c.said)
-        segments.extend(current)
+                current.append([code, pending, said])
+                pending = None
+        if pending is not None:  # trailing durations after the last code of a durations-first clause
+            current[-1][1] = (current[-1][1] or 0) + pending
+        segments += [Segment(code, minutes, said) for code, minutes, said in current]
     if loose and len(segments) == 1 and segments[0].minutes is None and not segments[0].code.startswith("!"):
         # "40 min, 97140"
         segments = [Segment(segments[0].code, sum(loose), segments[0].said)]

@@ -36,6 +36,7 @@ _LABEL = re.compile(
 _TRIGGERS = ("pt", "pat", "client", "visit", "session", "app", "day", "mon", "tue", "wed", "thu", "fri", "sat",
              "sun", "yesterday", "tomorrow", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
              "eighth", "1st", "2nd", "3rd", "th ", "/")
+_TRIGGER = re.compile("|".join(map(re.escape, _TRIGGERS)))  # one search instead of a substring test each
 _CLAUSE_START = re.compile(r"(?:^|[,;.:(/|\n\u2013\u2014]|\s-|\b(?:and|then|on|for|of))\s*$", re.IGNORECASE)
 _CONTENT = re.compile(r"\d|hour|half|minute", re.IGNORECASE)  # a piece without minutes or codes is not a visit
 _LETTER_ID_OK = re.compile(r"\s*[:\-,)]|\s+\d")  # "patient a: 20 min" names patient A; "pt a bit sore" doesn't
@@ -59,7 +60,7 @@ class Piece(NamedTuple):
 
 def find_labels(text: str) -> list[Label]:
     lower = text.lower()
-    if not any(t in lower for t in _TRIGGERS):
+    if not _TRIGGER.search(lower):
         return []
     if len(lower) != len(text):  # a few Unicode letters lower-case to two characters: keep positions
         lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
