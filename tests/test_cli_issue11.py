@@ -58,3 +58,14 @@ def test_batch_lines_stay_independent(tmp_path):
     assert "units" == first["kind"]
     assert "units" != second["kind"]  # a question of its own, not a follow-up of the line above
     assert "Same visit" not in second["text"]
+
+
+def test_code_pair_warnings_come_in_the_same_order_whatever_the_hash_seed():
+    # Several pair warnings at once (97124 + 97140, and each with chiropractic manipulation): their
+    # order follows the note, not the order of a set, which changes with PYTHONHASHSEED.
+    for message in ("30 min 97124 + 20 min 97140 + 98940", "98940, 20 min 97140, 30 min 97124"):
+        seen = {tuple(json.loads(bb("ask", "--json", message, env={"PYTHONHASHSEED": str(seed)}).stdout)["warnings"])
+                for seed in range(4)}
+        assert 1 == len(seen), message
+        warnings = seen.pop()
+        assert 3 == len(warnings) and all(("NCCI" in w) or ("97124 and 97140" in w) for w in warnings)

@@ -487,7 +487,7 @@ class Answerer:
         codes = self.codes.codes
         rule = alloc.rule
         lines = alloc.lines
-        warnings: list[str] = [c.note for c in self.codes.conflicts_among({line.code for line in lines})]
+        warnings: list[str] = [c.note for c in self.codes.conflicts_among(line.code for line in lines)]
         no_unit: list[str] = []
         capped = 0
         for line in lines:

@@ -11,6 +11,7 @@ check the shape we rely on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -139,8 +140,12 @@ class CodeTable:
         """Current and retired codes: anything a knowledge-base entry may be about."""
         return frozenset(self.codes) | frozenset(self.retired)
 
-    def conflicts_among(self, codes: set[str]) -> list[Conflict]:
-        return [c for code in codes for pair, c in self._conflicts_by_code.get(code, ()) if pair <= codes]
+    def conflicts_among(self, codes: Iterable[str]) -> list[Conflict]:
+        """The conflicts between `codes`, in the order the codes come (then codes.yaml's order), so the
+        same note always warns in the same order (a set's order changes with the hash seed)."""
+        ordered = dict.fromkeys(codes)
+        present = ordered.keys()
+        return [c for code in ordered for pair, c in self._conflicts_by_code.get(code, ()) if pair <= present]
 
     def outside_name(self, code: str) -> str | None:
         """The family of a real CPT code we don't cover (e.g. 99213 -> office visits), else None."""
