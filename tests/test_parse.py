@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core import parse
 from bot.core.codes import load_code_table, load_rule_book
 from bot.core.parse import Parser, strip_slack_markup
 
@@ -118,3 +121,21 @@ def test_never_raises_on_arbitrary_text(text):
                                  "units", "?", "1:10", "hours", "0", "<@U1>", "&amp;", "97122", "x"]), max_size=12))
 def test_never_raises_on_billing_shaped_noise(words):
     PARSER.parse(" ".join(words))
+
+
+# The fast paths against the plain patterns they stand for: `_is_question` against `_QUESTION`, and
+# `_whole_words` against the same pattern with its word-start test as a look-behind in front.
+_PIECES = ["what", "whats", "which", "how", "is", "isn't", "it", "that", "this", "true", "ok", "can", "i", "do",
+           "you", "ama", "cms", "bcbs", "medicare", "cigna", "xama", "nmr", "manual therapy", "myofascial release",
+           "40 min", "97140", ",", ".", ";", ":", "!", "-", "\u2013", "?", "\n", "_", "this is"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PIECES), st.sampled_from(["", " ", "  ", "-", ",", "_"])), max_size=14))
+def test_the_fast_question_and_word_searches_agree_with_the_plain_patterns(parts):
+    text = "".join(piece + gap for piece, gap in parts)
+    assert bool(parse._QUESTION.search(text)) == parse._is_question(text), text
+    low = text.lower()
+    for pattern in (PARSER._rule, PARSER._alias):
+        plain = re.compile(r"\b(?<![\w-])" + pattern.pattern)
+        assert [m.span() for m in plain.finditer(low)] == [m.span() for m in parse._whole_words(pattern, low)], text

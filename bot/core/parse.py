@@ -71,7 +71,8 @@ _CLAUSE_BREAK = re.compile(r"\s*(?:[,;+&\n/]|\band\b|\bplus\b|\bthen\b|\balso\b|
 # A question: a "?", a question word first, a question word after some context with no question mark
 # ("first client tomorrow!! what code do i bill", "10 min of moist heat, is that billable separately",
 # "new grad - should I get an NPI"), or "is that right". Three parts, so each runs only where it can match
-# (most notes have no punctuation and no "is"); `_QUESTION` is the same test as one pattern.
+# (most notes have no punctuation and no "is"); `_QUESTION` is the same test as one pattern (tests/test_parse.py
+# checks that the two agree).
 _QUESTION_FIRST = (
     r"^\s*(?:what|whats|what's|can|could|do|does|did(?!\s+(?:\d|an?\s+hour|half))|is|are|was|should|shall|why|when|"
     r"where|who|which|how|will|would|may|any|anyone|is there|tell me|explain)\b"
