@@ -31,6 +31,8 @@ TRAINING = [
     ("superbill for out of network client", "superbill"),
     ("what goes on a superbill", "superbill"),
     ("what is on a superbill form", "superbill"),
+    ("superbill template", "superbill"),
+    ("do you give clients a superbill", "superbill"),  # more than the others: the class weights differ
     ("claim denied co-97 bundled", "co-97"),
     ("co 97 denial what does it mean", "co-97"),
     ("denied as bundled co97", "co-97"),
@@ -54,7 +56,7 @@ def test_scores_are_the_linear_models_decision_values():
                             token_pattern=classifier._WORD_PATTERN)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=classifier.CHAR_NGRAMS, sublinear_tf=True,
                             min_df=classifier.CHAR_MIN_DF)
-    svm = LinearSVC(C=classifier.REGULARISATION_C).fit(
+    svm = LinearSVC(C=classifier.REGULARISATION_C, class_weight=classifier.class_weights(labels)).fit(
         hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr(), [label or "" for label in labels]
     )
     coef = np.where(np.abs(svm.coef_) >= classifier.PRUNE_BELOW, svm.coef_, 0.0)
@@ -64,6 +66,22 @@ def test_scores_are_the_linear_models_decision_values():
         got = dict(model.scores(question))
         for label, value in zip(svm.classes_, row):
             assert got[label or None] == pytest.approx(value, abs=1e-4)  # weights kept as float32
+
+
+def test_every_entry_weighs_the_same_in_all_and_declines_keep_their_own_weight():
+    labels = ["superbill"] * 6 + ["co-97"] * 2 + [None] * 4
+    weights = classifier.class_weights(labels)
+    assert weights["superbill"] * 6 == pytest.approx(weights["co-97"] * 2)  # the same total per entry
+    assert weights["co-97"] == pytest.approx(12 / (3 * 2))  # n / (classes x count)
+    assert weights[""] == classifier.DECLINE_WEIGHT
+    assert classifier.class_weights(["a", "b"]) == {"a": 1.0, "b": 1.0}
+
+
+def test_a_small_entry_is_not_outvoted_by_a_big_neighbour_on_a_shared_word():
+    big = [f"what goes in box {i} of the claim form" for i in range(20)] + ["claim form denied", "denied claim form box"]
+    small = ["denied claim appeal", "appeal a denied claim", "how to appeal a denial"]
+    model = train(big + small, ["claim-form"] * len(big) + ["appeal"] * len(small))
+    assert model.best("denied claim")[0] == "appeal"  # unweighted, the 22 claim-form questions win
 
 
 def test_it_learns_the_labels_it_was_given():
