@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench eval check clean
+.PHONY: run test bench eval fit-decide check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ bench: $(STAMP)
 ## eval: matcher accuracy: cross-validated on knowledge/asked, and on the held-out sets in tests/eval
 eval: $(STAMP)
 	$(PY) -m tests.eval.run_eval
+
+## fit-decide: refit how the matcher's and the classifier's opinions are weighed (bot/core/decide_weights.json)
+fit-decide: $(STAMP)
+	$(PY) -m tests.eval.fit_decide
 
 ## check: validate the shipped knowledge base
 check: $(STAMP)

@@ -666,12 +666,12 @@ class Answerer:
 
     # -- questions ----------------------------------------------------------------------------------
     def choose(self, text: str, codes=(), *, unknown_codes=(), prefer_state: str | None = None):
-        """The entry for a question (a bot.core.match.MatchResult): the matcher's pick, checked by
-        the classifier (bot.core.decide)."""
+        """The entry for a question (a bot.core.match.MatchResult): the matcher's pick, weighed with
+        the classifier's opinion (bot.core.decide)."""
         from bot.core.decide import decide
 
         result = self.matcher.match(text, codes, unknown_codes=unknown_codes, prefer_state=prefer_state)
-        return decide(result, lambda: self.classifier.best(text), self.matcher.entry, learnt=self._learnt_labels,
+        return decide(result, lambda: self.classifier.scores(text), self.matcher.entry, learnt=self._learnt_labels,
                       unknown_codes=bool(unknown_codes), preferred_state=prefer_state)
 
     def _faq(self, req: Request, state: str | None = None) -> Answer:

@@ -308,8 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline_name = f"baseline: WRatio vs entry questions (threshold {threshold:g}, chosen on {QUESTIONS.name})"
     totals: list[Report] = []
     names = list(asked)
-    folds = max(1, min(args.folds, len(names)))
-    fold_of = {name: frozenset(names[i % folds :: folds]) for i, name in enumerate(names)}
+    fold_of = folds_of(names, args.folds)
     bots: dict[frozenset, Callable[[str], Prediction]] = {}
     for name, questions in asked.items():
         left_out = fold_of[name]
@@ -345,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print_report(evaluate(baseline_name, baseline, holdout), show_misses=show and not args.no_baseline_misses)
     return 0
+
+
+def folds_of(names: list[str], folds: int = 5) -> dict[str, frozenset[str]]:
+    """Each asked file's fold: the files dealt round-robin into `folds` groups (a file is answered by
+    a bot that learnt from every other group)."""
+    folds = max(1, min(folds, len(names)))
+    return {name: frozenset(names[i % folds :: folds]) for i, name in enumerate(names)}
 
 
 def _sum(name: str, reports: list[Report]) -> Report:
