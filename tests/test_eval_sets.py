@@ -51,3 +51,11 @@ def test_of_two_sets_sharing_a_question_the_newer_one_loses_it(tmp_path):
     assert {"holdout-10.yaml": 1} == drop(collisions(sets, []), tmp_path)
     assert ["how do I raise my cash rates"] == held_out_sets(tmp_path)["holdout-10.yaml"]
     assert 2 == len(held_out_sets(tmp_path)["holdout-9.yaml"])
+
+
+def test_eval_reads_only_the_sets_named_and_refuses_an_unknown_one(capsys):
+    from tests.eval import run_eval
+
+    assert 2 == run_eval.main(["--sets", "holdout-13", "holdout-99"])
+    err = capsys.readouterr().err
+    assert "no held-out set holdout-99" in err and "holdout-13" in err.split("there are:")[1]
