@@ -56,7 +56,7 @@ def test_scores_are_the_linear_models_decision_values():
                             token_pattern=classifier._WORD_PATTERN)
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=classifier.CHAR_NGRAMS, sublinear_tf=True,
                             min_df=classifier.CHAR_MIN_DF)
-    svm = LinearSVC(C=classifier.REGULARISATION_C, class_weight=classifier.class_weights(labels)).fit(
+    svm = LinearSVC(C=classifier.REGULARISATION_C, class_weight=classifier.class_weights(labels), random_state=0).fit(
         hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr(), [label or "" for label in labels]
     )
     coef = np.where(np.abs(svm.coef_) >= classifier.PRUNE_BELOW, svm.coef_, 0.0)

@@ -176,7 +176,7 @@ def train(texts: Sequence[str], labels: Sequence[str | None]) -> TextClassifier:
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=CHAR_MIN_DF)
     matrix = hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
     names = sorted({label or "" for label in labels})  # "" stands for None while fitting
-    model = LinearSVC(C=REGULARISATION_C, class_weight=class_weights(labels))
+    model = LinearSVC(C=REGULARISATION_C, class_weight=class_weights(labels), random_state=0)  # the same model every build
     model.fit(matrix, [label or "" for label in labels])
     classes = [str(c) for c in model.classes_]
     assert sorted(classes) == names
