@@ -18,9 +18,9 @@ def entries():
     return found["superbill"], found["denial-co-97"], found["oregon-pip"]
 
 
-def result(best, *others, off_topic=0.0):
+def result(best, *others, off_topic=0.0, verbatim=False):
     candidates = tuple(m for m in (best, *others) if m is not None)
-    return MatchResult(best, candidates, off_topic)
+    return MatchResult(best, candidates, off_topic, verbatim)
 
 
 def lookup(entries):
@@ -110,8 +110,10 @@ def test_what_only_the_matcher_knows_stands(entries):
     sure = lambda: [("denial-co-97", 1.0), ("superbill", -1.0)]  # noqa: E731
     model = on_value_only()
     assert decide(result(Match(pip, 70.0)), sure, lookup(entries), learnt=learnt, model=model).best.entry == pip
-    trusted = result(Match(superbill, TRUSTED_MATCH))
+    trusted = result(Match(superbill, TRUSTED_MATCH), verbatim=True)
     assert decide(trusted, sure, lookup(entries), learnt=learnt, model=model).best.entry == superbill
+    code_bonus = result(Match(superbill, TRUSTED_MATCH))  # 100 without being a phrasing: weighed
+    assert decide(code_bonus, sure, lookup(entries), learnt=learnt, model=model).best.entry == co97
     near_declined = result(None, Match(co97, 45.0), off_topic=TRUSTED_MATCH)
     assert decide(near_declined, sure, lookup(entries), learnt=learnt, model=model).best is None
     unknown_code = result(None, Match(co97, 45.0))
@@ -127,7 +129,8 @@ def test_the_classifier_is_not_asked_when_the_matchers_result_stands(entries):
     def never():
         raise AssertionError("the classifier was asked")
 
-    assert decide(result(Match(superbill, TRUSTED_MATCH)), never, lookup(entries), learnt=LEARNT).best.entry == superbill
+    verbatim = result(Match(superbill, TRUSTED_MATCH), verbatim=True)
+    assert decide(verbatim, never, lookup(entries), learnt=LEARNT).best.entry == superbill
     assert decide(result(None, Match(co97, 40.0)), never, lookup(entries), learnt=LEARNT, unknown_codes=True).best is None
 
 

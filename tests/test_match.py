@@ -235,6 +235,16 @@ def test_add_phrasing_takes_effect_on_the_next_match(matcher):
         matcher.add_phrasing("no-such-entry", "anything")
 
 
+def test_a_question_that_is_a_phrasing_word_for_word_is_marked_verbatim(matcher):
+    assert matcher.match("What is the 8-minute rule?").verbatim  # the entry's own question, normalised
+    assert matcher.match("how does the EIGHT minute rule work??").verbatim  # a phrasing: case and punctuation aside
+    assert not matcher.match("how does the eight minute rule work for medicare").verbatim
+    text = "is there a minutes chart for the eight minute rule"
+    assert not matcher.match(text).verbatim
+    matcher.add_phrasing("eight-minute-rule", text)  # as a link made on the review desk does
+    assert matcher.match(text).verbatim
+
+
 def test_add_entry_makes_a_new_entry_matchable_and_replaces_by_id(matcher):
     text = "superbill for an out of network client"
     assert matcher.match(text).best is None

@@ -382,6 +382,7 @@ class MatchResult:
     best: Match | None  # None when not confident -> the bot answers no_match
     candidates: tuple[Match, ...]  # top 3 distinct entries, best first ("did you mean")
     off_topic: float = 0.0  # the score of the nearest question we decline (0-100)
+    verbatim: bool = False  # the question, normalised, is one of the best candidate's phrasings word for word
 
 
 class _Choice(NamedTuple):  # a tuple: thousands of them are pickled into the index cache
@@ -664,7 +665,15 @@ class Matcher:
             # Cross-validation: 106 right answers become suggestions, 145 wrong ones do (at 990662b).
             and not (disputed and ranked[0][1] < CLEAR_MATCH)
         )
-        return MatchResult(candidates[0] if confident else None, candidates, round(min(off_topic, 100.0), 1))
+        verbatim = bool(ranked) and self._is_phrasing(ranked[0][0], query.words)
+        return MatchResult(candidates[0] if confident else None, candidates, round(min(off_topic, 100.0), 1), verbatim)
+
+    def _is_phrasing(self, index: int, words: tuple[str, ...]) -> bool:
+        """Whether these normalised words are one of the entry's phrasings (a labelled question, a
+        link made on the review desk): a few string comparisons."""
+        text = " ".join(words)
+        choices = self._choices
+        return any(choices[c].text == text for c in self._entry_choices[index])
 
     def _prefer_state(self, scores: dict[int, float], state: str) -> None:
         """The asker's state's entries get back the stateless-message penalty and a small bonus:
