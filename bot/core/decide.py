@@ -93,8 +93,8 @@ def settled(
 ) -> MatchResult | None:
     """The matcher's `result` when it stands without the classifier (None when it must be weighed):
     what only the matcher knows (an entry approved since the build, a question that is one of the
-    entry's phrasings word for word, the asker's own state), and a message naming a code nobody knows or one it was taught to
-    decline word for word."""
+    entry's phrasings word for word, the asker's own state), and a message naming a code nobody
+    knows or one it was taught to decline word for word."""
     best = result.best
     if best is not None and (
         (best.score >= TRUSTED_MATCH and result.verbatim)
@@ -163,20 +163,17 @@ def decide(
     if stands is not None:
         return stands
     model = model or weights()
-    scores = opinion()
-    values = dict(scores)
-    ranked = sorted(((model.probability(f), entry_id) for entry_id, f in candidates(result, scores)), reverse=True)
+    ranked = sorted(((model.probability(f), entry_id, f[0]) for entry_id, f in candidates(result, opinion())),
+                    reverse=True)  # f[0]: the classifier's value
     matched = {m.entry.id: m for m in result.candidates}
     likeliest = []
-    for _, entry_id in ranked:
+    for _, entry_id, value in ranked:
         match = matched.get(entry_id)
         if match is None and (entry := entry_of(entry_id)) is not None:
-            match = Match(entry, round(max(0.0, min(100.0, 50.0 + 50.0 * values[entry_id])), 1))
+            match = Match(entry, round(max(0.0, min(100.0, 50.0 + 50.0 * value)), 1))
         if match is not None:
             likeliest.append(match)
-    likeliest += [m for m in result.candidates if m.entry.id not in values]  # approved since the build
-    if not likeliest:
-        return MatchResult(None, result.candidates, result.off_topic)
-    if ranked[0][0] >= model.answer_at and likeliest[0].entry.id == ranked[0][1]:
+    likeliest += [m for m in result.candidates if m.entry.id not in learnt]  # approved since the build
+    if ranked and likeliest and ranked[0][0] >= model.answer_at and likeliest[0].entry.id == ranked[0][1]:
         return MatchResult(likeliest[0], tuple(likeliest[:3]), result.off_topic)
     return MatchResult(None, tuple(likeliest[:3]), result.off_topic)

@@ -382,7 +382,7 @@ class MatchResult:
     best: Match | None  # None when not confident -> the bot answers no_match
     candidates: tuple[Match, ...]  # top 3 distinct entries, best first ("did you mean")
     off_topic: float = 0.0  # the score of the nearest question we decline (0-100)
-    verbatim: bool = False  # the question, normalised, is one of the best candidate's phrasings word for word
+    verbatim: bool = False  # a best candidate scoring 100 because the question, normalised, is one of its phrasings
 
 
 class _Choice(NamedTuple):  # a tuple: thousands of them are pickled into the index cache
@@ -665,7 +665,8 @@ class Matcher:
             # Cross-validation: 106 right answers become suggestions, 145 wrong ones do (at 990662b).
             and not (disputed and ranked[0][1] < CLEAR_MATCH)
         )
-        verbatim = bool(ranked) and self._is_phrasing(ranked[0][0], query.words)
+        # only a saturated score can stand without the classifier (bot.core.decide): checked only then
+        verbatim = bool(candidates) and candidates[0].score >= 100.0 and self._is_phrasing(ranked[0][0], query.words)
         return MatchResult(candidates[0] if confident else None, candidates, round(min(off_topic, 100.0), 1), verbatim)
 
     def _is_phrasing(self, index: int, words: tuple[str, ...]) -> bool:

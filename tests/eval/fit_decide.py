@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 
 from bot.core import decide as decide_module
-from tests.eval.run_eval import ASKED, folds_of, load_questions
+from tests.eval.run_eval import ASKED, folds_of, load_questions, prediction
 
 THRESHOLDS = (0.5, 0.6, 0.65, 0.7, 0.75, 0.8)
 FIRST_ANSWER_AT = 0.7  # with no weights file yet: chosen on the cross-fitted figures (NOTES.md, session 8)
@@ -55,9 +55,8 @@ def record(folds: int = 5) -> list[Record]:
         answerer, seen = bots[left_out]
         for question in questions:
             seen.clear()
-            answer = answerer.answer(question.q)
+            got = prediction(answerer.answer(question.q)).id
             rows = seen[-1] if seen else None
-            got = answer.id if answer.kind == "faq" else (None if answer.kind in ("no_match", "help") else f"<{answer.kind}>")
             records.append(Record(left_out, question.expect, None if rows else got, rows or None))
         print(f"recorded {name}", file=sys.stderr)
     return records

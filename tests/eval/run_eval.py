@@ -180,15 +180,18 @@ def answerer_predictor(
         else:
             with unchecked:
                 answer = answerer.answer(text)
-        top = answer.suggestions[0].id if answer.suggestions else None
-        if answer.kind == "faq":
-            return Prediction(answer.id, answer.score, answer.kind)
-        # help for "hi"/"thanks" is a decline too; units or error are not answers from the KB
-        return Prediction(
-            None if answer.kind in ("no_match", "help") else f"<{answer.kind}>", None, answer.kind, top
-        )
+        return prediction(answer)
 
     return predict
+
+
+def prediction(answer) -> Prediction:
+    """What the eval counts of a bot.core.model.Answer: the entry answered, or None for a decline."""
+    top = answer.suggestions[0].id if answer.suggestions else None
+    if answer.kind == "faq":
+        return Prediction(answer.id, answer.score, answer.kind)
+    # help for "hi"/"thanks" is a decline too; units or error are not answers from the KB
+    return Prediction(None if answer.kind in ("no_match", "help") else f"<{answer.kind}>", None, answer.kind, top)
 
 
 def baseline_scores(kb: KnowledgeBase) -> Callable[[str], tuple[str, float]]:
