@@ -14,7 +14,8 @@ def test_no_held_out_question_near_duplicates_knowledge_or_another_set():
 def test_every_held_out_label_names_an_entry():
     ids = set(load_kb(FAQ_DIR).by_id)
     for path in sorted(HELD_OUT_DIR.glob("holdout*.yaml")):
-        labels = {item["expect"] for item in yaml.safe_load(path.read_text())["questions"]} - {None}
+        items = yaml.safe_load(path.read_text())["questions"]
+        labels = {item[key] for item in items for key in ("expect", "also") if key in item} - {None}
         assert set() == labels - ids, path.name
 
 
@@ -59,3 +60,14 @@ def test_eval_reads_only_the_sets_named_and_refuses_an_unknown_one(capsys):
     assert 2 == run_eval.main(["--sets", "holdout-13", "holdout-99"])
     err = capsys.readouterr().err
     assert "no held-out set holdout-99" in err and "holdout-13" in err.split("there are:")[1]
+
+
+def test_an_answer_the_writer_also_accepted_still_counts_as_wrong_and_is_reported_apart(tmp_path):
+    from tests.eval.run_eval import Prediction, evaluate, load_questions
+
+    path = tmp_path / "holdout-x.yaml"
+    path.write_text('questions:\n  - q: "one"\n    expect: superbill\n    also: cms-1500\n'
+                    '  - q: "two"\n    expect: superbill\n  - q: "three"\n    expect: npi-need\n    also: superbill\n')
+    answers = {"one": "cms-1500", "two": "cms-1500", "three": "npi-need"}
+    report = evaluate("x", lambda q: Prediction(answers[q], 90.0), load_questions(path))
+    assert (report.correct, report.wrong_in_scope, report.wrong_but_also, report.with_also) == (1, 2, 1, 2)
