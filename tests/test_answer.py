@@ -182,6 +182,24 @@ def test_routing_between_units_and_questions(answerer, message, kind):
     assert kind == answerer.answer(message).kind
 
 
+@pytest.mark.parametrize("message, entry", [
+    ("is there a cap on how many units of 97124 I can bill in one visit? we book 90 min sessions", "unit-caps"),
+    # several durations of a story: a units answer would add them up (15 + 60 + 45 min)
+    ("client came 15 min late to her 60 min slot so i did 45 min of 97124. does the booked time count toward units"
+     " or only what i actually did?", "billing-time-not-spent"),
+])
+def test_a_question_that_gives_minutes_but_asks_a_rule_gets_the_entry(answerer, message, entry):
+    a = answerer.answer(message)
+    assert ("faq", entry) == (a.kind, a.id)
+    assert "units* of 97124" not in a.text
+
+
+@pytest.mark.parametrize("message", ["40 min 97140, is that right?", "did 45 min of 97124 today is that 3 units",
+                                     "can i bill 4 units for 50 min of massage?", "40 min 97140 for my low back pt"])
+def test_checking_a_sum_stays_a_units_answer(answerer, message):
+    assert "units" == answerer.answer(message).kind
+
+
 @pytest.mark.parametrize(
     "message",
     [

@@ -28,6 +28,12 @@ _UNIT_WORDS = {"units", "unit", "bill", "billing", "for", "of", "x", "please", "
 
 _UNIT_WORDS |= {"on", "pt", "patient", "client", "today", "yesterday", "tx", "treated", "done", "then", "total",
                 "in", "am", "pm", "session", "sessions"}
+# Words that only ask to check a sum ("40 min 97140, is that right?"), and how many other words a
+# question with minutes needs before the knowledge base may answer it (Answerer._asks_beyond_units).
+_CHECKING_WORDS = {"is", "that", "it", "this", "right", "correct", "ok", "okay", "can", "could", "should", "would",
+                   "what", "so", "does", "do", "be", "get", "are", "you", "my", "me", "much", "long", "or",
+                   "it's", "thats", "whats", "what's", "that's", "im", "i'm", "if", "just", "put", "code", "codes"}
+_BEYOND_UNITS = 3
 _READ_PROBLEMS = {"ask_code", "unsure_time", "unknown_code", "outside_code", "almost_code"}
 _BILLING_WORDS = {"unit", "units", "bill", "billed", "billing", "billable"}
 # "how many units is 40 minutes?", "is 53 minutes 3 or 4 units": a unit sum even without a code
@@ -226,8 +232,24 @@ class Answerer:
         except UnknownRule as exc:
             return Answer("error", escape(str(exc)), query=req.text)
         if self._is_units_request(req):
+            if self._asks_beyond_units(req):
+                faq = self._faq(req, home_state)
+                if faq.kind == "faq":
+                    return faq
             return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
         return self._faq(req, home_state)
+
+    @staticmethod
+    def _asks_beyond_units(req: Request) -> bool:
+        """A question that gives minutes but asks about a rule ("does the booked time count? she came 15
+        min late to a 60 min slot", "is there a cap on units? I do 90 min sessions"): the knowledge base
+        answers it when it knows the answer. No sum beside it: a story's minutes (booked 60, came 15
+        late, treated 45) aren't a note's, and adding them up would be wrong. A note of minutes and
+        codes never goes there."""
+        if not req.is_question or req.reverse_units is not None or req.claimed_units is not None:
+            return False  # "how many minutes for 3 units?", "can I bill 4 units for 40 min?": units answer it
+        asking = sum(w not in _UNIT_WORDS and w not in _CHECKING_WORDS for w in req.leftover_words)
+        return asking >= _BEYOND_UNITS
 
     def _follow(self, follow: followup.FollowUp, previous: dict, req: Request, rule: str | None) -> Answer | None:
         """The previous question with the follow-up's change, worked out again; None when `previous`
@@ -311,6 +333,8 @@ class Answerer:
                 return True
             if _MINUTES_STATE_A_RULE.search(req.text):
                 return False
+            if all(w in _UNIT_WORDS or w in _CHECKING_WORDS for w in req.leftover_words):
+                return True  # "40 min 97140, is that right?": a note to check
             if not req.is_question:
                 return True
             if _CODING_RULE.search(req.text) or (
