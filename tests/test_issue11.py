@@ -263,6 +263,14 @@ def test_a_payer_without_a_profile_is_named(bot, word, name):
     assert f"No profile for {name}: CMS 8-minute rule (total timed minutes) used; ask the payer" in a.text
 
 
+@pytest.mark.parametrize("note", ["40 min 97140, the claim keeps getting auto denied",
+                                  "40 min 97140 auto populated from the schedule"])
+def test_auto_before_a_word_of_software_names_no_car_insurer(bot, note):
+    a = bot.answer(note)
+    assert ("units", 3) == (a.kind, a.total_units)
+    assert "auto insurance" not in a.text
+
+
 def test_medicare_with_ama_uses_cms_and_says_so(bot):
     # 97110 33 + 97140 7: CMS 40 min -> 3 units; AMA would give 2 + 0
     a = bot.answer("97110 33 min 97140 7 min medicare ama")

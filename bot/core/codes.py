@@ -76,6 +76,14 @@ class Payer:
     name: str
     words: tuple[str, ...]
     rule: str | None = None
+    # Starts of words that, right after one of `words`, make it mean something else: "auto denied" is
+    # no car insurer.
+    not_before: tuple[str, ...] = ()
+
+    def named_by(self, following: str) -> bool:
+        """Whether one of its words means this payer, given the (lower-case) text right after it."""
+        word = following.lstrip(" ").split(" ", 1)[0] if following[:1] == " " else ""
+        return not (word and word.startswith(self.not_before))
 
 
 @dataclass(frozen=True)

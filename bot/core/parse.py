@@ -340,6 +340,8 @@ class Parser:
         low = _lower(work)
         for m in _whole_words(self._rule, low, start):
             kind, value = self._rule_words[m.group(0)]
+            if kind == "payer" and not self.rules.payers[m.group(0)].named_by(low[m.end():m.end() + 24]):
+                continue  # "auto denied": no payer named
             (rules if kind == "rule" else payers).setdefault(value, work[m.start():m.end()])
             spans.append(m.span())
         said = [*payers.values(), *rules.values()]

@@ -128,6 +128,7 @@ class Payer(_Model):
     name: str = Field(min_length=1)
     words: tuple[str, ...] = Field(min_length=1)
     rule: str | None = None
+    not_before: tuple[Annotated[str, Field(pattern=r"^[a-z]+$")], ...] = ()
 
 
 class RulesFile(_Model):
