@@ -194,6 +194,30 @@ def test_a_question_that_gives_minutes_but_asks_a_rule_gets_the_entry(answerer, 
     assert "units* of 97124" not in a.text
 
 
+@pytest.mark.parametrize("message, entry", [
+    # a story's times (booked 60, treated 45) are not one session's: the units path added them up and said
+    # "Yes: 4 is within the 7 units that 105 timed min supports"
+    ("my appointments are booked for 60 min but i only get about 45 min on the table, can i still bill 4 units?",
+     "billing-time-not-spent"),
+    ("two of us worked on one client at the same time for 60 minutes, can we each bill 4 units?", "group-and-overlap"),
+])
+def test_a_claim_in_a_story_gets_the_rule_not_a_sum_of_its_times(answerer, message, entry):
+    a = answerer.answer(message)
+    assert ("faq", entry) == (a.kind, a.id)
+
+
+def test_a_story_with_several_times_is_not_added_up_when_no_entry_answers(answerer, monkeypatch):
+    from bot.core.model import Answer
+
+    monkeypatch.setattr(answerer, "_faq", lambda req, state=None: Answer("no_match", "I'm not sure.", query=req.text))
+    a = answerer.answer("booked her for 60 min, she was 20 min late, so can i still bill 4 units?")
+    assert "no_match" == a.kind and a.total_units is None
+    assert a.text.startswith("Your message gives several times, so I haven't added them up")
+    # one time in the question: the claim is checked as before
+    a = answerer.answer("i did 50 min with her today, can i still bill 4 units?")
+    assert ("units", 3) == (a.kind, a.total_units) and a.text.startswith("*No*:")
+
+
 @pytest.mark.parametrize("message", ["40 min 97140, is that right?", "did 45 min of 97124 today is that 3 units",
                                      "can i bill 4 units for 50 min of massage?", "40 min 97140 for my low back pt"])
 def test_checking_a_sum_stays_a_units_answer(answerer, message):

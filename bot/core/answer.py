@@ -234,8 +234,8 @@ class Answerer:
         if self._is_units_request(req):
             if self._asks_beyond_units(req):
                 faq = self._faq(req, home_state)
-                if faq.kind == "faq":
-                    return faq
+                if faq.kind == "faq" or (req.durations > 1 and not req.visits):
+                    return _times_not_added(faq, req) if faq.kind == "no_match" else faq
             return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
         return self._faq(req, home_state)
 
@@ -244,10 +244,11 @@ class Answerer:
         """A question that gives minutes but asks about a rule ("does the booked time count? she came 15
         min late to a 60 min slot", "is there a cap on units? I do 90 min sessions"): the knowledge base
         answers it when it knows the answer. No sum beside it: a story's minutes (booked 60, came 15
-        late, treated 45) aren't a note's, and adding them up would be wrong. A note of minutes and
-        codes never goes there."""
-        if not req.is_question or req.reverse_units is not None or req.claimed_units is not None:
-            return False  # "how many minutes for 3 units?", "can I bill 4 units for 40 min?": units answer it
+        late, treated 45) aren't a note's, and adding them up would be wrong: when the knowledge base
+        has no answer either, the bot says so rather than sum them. A note of minutes and codes, or a
+        sum to check ("can I bill 4 units for 40 min?"), never goes there."""
+        if not req.is_question:
+            return False
         asking = sum(w not in _UNIT_WORDS and w not in _CHECKING_WORDS for w in req.leftover_words)
         return asking >= _BEYOND_UNITS
 
@@ -768,6 +769,13 @@ class Answerer:
 
 
 RULE_IN_MESSAGE = "the message"
+
+
+def _times_not_added(decline: Answer, req: Request) -> Answer:
+    """A decline for a question whose several times read like a story, not one session's minutes."""
+    lead = ("Your message gives several times, so I haven't added them up: bill only the minutes you "
+            "treated, and send them like `50 min 97124` for the units.\n")
+    return replace(decline, text=lead + decline.text)
 
 
 def _rule_origin(answer: Answer, origin: str | None) -> Answer:

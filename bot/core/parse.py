@@ -140,6 +140,7 @@ class Request(NamedTuple):
     payer: str | None = None  # a payer named in the message ("BCBS"), profiled or not
     rule_said: tuple[str, ...] = ()  # the rule and payer words as written
     visits: tuple[Visit, ...] = ()  # several visits named: each on its own (segments is all of them)
+    durations: int = 0  # how many durations the message gives (several in one visit are added up)
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -165,6 +166,7 @@ class _Scan(NamedTuple):
     notes: list[str]
     work: str
     has_duration: bool
+    durations: int = 0  # how many durations were read (a story's "booked 60, treated 50" gives two)
 
 
 def strip_slack_markup(text: str) -> str:
@@ -284,7 +286,7 @@ class Parser:
             segments, loose, unknown, retired = sc.segments, sc.loose, sc.unknown, sc.retired
             problems += sc.problems
             notes += sc.notes
-            rest, has_duration = sc.work, sc.has_duration
+            rest, has_duration, durations = sc.work, sc.has_duration, sc.durations
         else:
             segments = [seg for _, sc in scans for seg in sc.segments]
             loose = [m for _, sc in scans for m in sc.loose]
@@ -295,6 +297,7 @@ class Parser:
                 notes.extend(sc.notes)
             rest = " ".join(sc.work for _, sc in scans)
             has_duration = any(sc.has_duration for _, sc in scans)
+            durations = sum(sc.durations for _, sc in scans)
 
         reverse = claimed = None
         if "unit" in rest.lower():
@@ -329,6 +332,7 @@ class Parser:
             payer=payer,
             rule_said=tuple(said),
             visits=tuple(visits),
+            durations=durations,
         )
 
     def _rules_named(self, work: str, start: int = 0):
@@ -458,7 +462,8 @@ class Parser:
             if seg.code.startswith("!"):
                 continue  # an unknown code's minutes stay with it (the answer is an error naming it)
             kept.append(seg)
-        return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration)
+        durations = sum(1 for t in tokens if t[2] == "dur")
+        return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration, durations)
 
 
 def _lower(text: str) -> str:
