@@ -57,9 +57,9 @@ def test_of_two_sets_sharing_a_question_the_newer_one_loses_it(tmp_path):
 def test_eval_reads_only_the_sets_named_and_refuses_an_unknown_one(capsys):
     from tests.eval import run_eval
 
-    assert 2 == run_eval.main(["--sets", "holdout-13", "holdout-99"])
+    assert 2 == run_eval.main(["--sets", "holdout-15", "holdout-99"])
     err = capsys.readouterr().err
-    assert "no held-out set holdout-99" in err and "holdout-13" in err.split("there are:")[1]
+    assert "no held-out set holdout-99" in err and "holdout-15" in err.split("there are:")[1]
 
 
 def test_an_answer_the_writer_also_accepted_still_counts_as_wrong_and_is_reported_apart(tmp_path):

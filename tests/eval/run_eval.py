@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sets", nargs="+", metavar="NAME",
-        help="held-out sets to read, e.g. holdout-13 (default: all; each read counts, so read only those you mean to)",
+        help="held-out sets to read, e.g. holdout-15 (default: all; each read counts, so read only those you mean to)",
     )
     parser.add_argument(
         "--folds", type=int, default=5,
