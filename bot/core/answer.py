@@ -234,8 +234,10 @@ class Answerer:
         if self._is_units_request(req):
             if self._asks_beyond_units(req):
                 faq = self._faq(req, home_state)
-                if faq.kind == "faq" or (req.durations > 1 and not req.visits):
-                    return _times_not_added(faq, req) if faq.kind == "no_match" else faq
+                if faq.kind == "faq":
+                    return faq
+                if req.durations > 1 and not req.visits:
+                    return _times_not_added(faq)
             return _rule_origin(self._units(req, chosen), RULE_IN_MESSAGE if req.rule else rule_from)
         return self._faq(req, home_state)
 
@@ -771,7 +773,7 @@ class Answerer:
 RULE_IN_MESSAGE = "the message"
 
 
-def _times_not_added(decline: Answer, req: Request) -> Answer:
+def _times_not_added(decline: Answer) -> Answer:
     """A decline for a question whose several times read like a story, not one session's minutes."""
     lead = ("Your message gives several times, so I haven't added them up: bill only the minutes you "
             "treated, and send them like `50 min 97124` for the units.\n")
