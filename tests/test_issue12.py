@@ -38,3 +38,9 @@ def test_the_question_gets_its_entry(bot, question, entry):
 def test_a_general_denial_says_what_comes_after_reading_the_codes(bot):
     text = bot.answer("my claim got denied, what do i do now?").text
     assert "corrected claim" in text and "appeal" in text
+
+
+def test_the_cigna_profile_says_it_is_a_pt_ot_policy_to_check(bot):
+    a = bot.answer("70 min 97140 cigna")
+    assert ("units", "cigna", 4) == (a.kind, a.rule, a.total_units)  # 70 min -> 5 under CMS, capped at 4
+    assert any("PT/OT" in line and "ask Cigna" in line for line in (a.text, *a.context))
