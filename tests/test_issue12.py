@@ -44,3 +44,9 @@ def test_the_cigna_profile_says_it_is_a_pt_ot_policy_to_check(bot):
     a = bot.answer("70 min 97140 cigna")
     assert ("units", "cigna", 4) == (a.kind, a.rule, a.total_units)  # 70 min -> 5 under CMS, capped at 4
     assert any("PT/OT" in line and "ask Cigna" in line for line in (a.text, *a.context))
+
+
+def test_the_97530_97116_pair_warning_says_which_payers_apply_it(bot):
+    a = bot.answer("20 min 97530 + 20 min 97116")
+    warning = next(w for w in a.warnings if "97530 and 97116" in w)
+    assert "where the edit applies" in warning and "Medicare and Medicaid" in warning
