@@ -71,3 +71,16 @@ def test_an_answer_the_writer_also_accepted_still_counts_as_wrong_and_is_reporte
     answers = {"one": "cms-1500", "two": "cms-1500", "three": "npi-need"}
     report = evaluate("x", lambda q: Prediction(answers[q], 90.0), load_questions(path))
     assert (report.correct, report.wrong_in_scope, report.wrong_but_also, report.with_also) == (1, 2, 1, 2)
+
+
+def test_eval_says_when_the_decision_weights_were_fitted_on_other_questions(tmp_path):
+    import json
+
+    from tests.eval.run_eval import stale_weights
+
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps({"cross_fitted": {"in_scope": 80, "out_of_scope": 20}}))
+    assert stale_weights(100, path) is None
+    assert "fitted on 100 asked questions and there are 104 now" in stale_weights(104, path)
+    assert "make fit-decide" in stale_weights(1, tmp_path / "missing.json")
+

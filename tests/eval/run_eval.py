@@ -19,6 +19,7 @@ out (a question near-duplicates knowledge/ or another set: tests/eval/leakage.py
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -325,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(kb.entries)} entries")
     for name, questions in asked.items():
         print(f"asked (learnt from; cross-validated) {name}: {_describe(questions)}")
+    if note := stale_weights(sum(len(questions) for questions in asked.values())):
+        print(note)
     for name, holdout in holdouts.items():
         print(f"held-out set {name}: {_describe(holdout)}")
     print()
@@ -370,6 +373,22 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print_report(evaluate(baseline_name, baseline, holdout), show_misses=show and not args.no_baseline_misses)
     return 0
+
+
+def stale_weights(asked_questions: int, path: Path | None = None) -> str | None:
+    """A reminder when bot.core.decide's weights were fitted on another number of asked questions
+    (labelled questions added or retired since `make fit-decide`); None when they match."""
+    from bot.core.decide import WEIGHTS_FILE
+
+    path = path or WEIGHTS_FILE
+    if not path.exists():
+        return f"no decision weights at {path}: run `make fit-decide`"
+    figures = json.loads(path.read_text(encoding="utf-8")).get("cross_fitted") or {}
+    fitted = figures.get("in_scope", 0) + figures.get("out_of_scope", 0)
+    if fitted == asked_questions:
+        return None
+    return (f"note: decide's weights were fitted on {fitted} asked questions and there are {asked_questions}"
+            " now: run `make fit-decide` (its cross-fitted figures are the ones to quote)")
 
 
 def folds_of(names: list[str], folds: int = 5) -> dict[str, frozenset[str]]:
