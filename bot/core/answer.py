@@ -251,8 +251,7 @@ class Answerer:
         sum to check ("can I bill 4 units for 40 min?"), never goes there."""
         if not req.is_question:
             return False
-        asking = sum(w not in _UNIT_WORDS and w not in _CHECKING_WORDS for w in req.leftover_words)
-        return asking >= _BEYOND_UNITS
+        return len(_asking_words(req)) >= _BEYOND_UNITS
 
     def _follow(self, follow: followup.FollowUp, previous: dict, req: Request, rule: str | None) -> Answer | None:
         """The previous question with the follow-up's change, worked out again; None when `previous`
@@ -336,7 +335,7 @@ class Answerer:
                 return True
             if _MINUTES_STATE_A_RULE.search(req.text):
                 return False
-            if all(w in _UNIT_WORDS or w in _CHECKING_WORDS for w in req.leftover_words):
+            if not _asking_words(req):
                 return True  # "40 min 97140, is that right?": a note to check
             if not req.is_question:
                 return True
@@ -771,6 +770,11 @@ class Answerer:
 
 
 RULE_IN_MESSAGE = "the message"
+
+
+def _asking_words(req: Request) -> list[str]:
+    """The message's words beyond codes, minutes, filler and a check ("is that right?")."""
+    return [w for w in req.leftover_words if w not in _UNIT_WORDS and w not in _CHECKING_WORDS]
 
 
 def _times_not_added(decline: Answer) -> Answer:

@@ -165,8 +165,7 @@ class _Scan(NamedTuple):
     retired: list[str]
     notes: list[str]
     work: str
-    has_duration: bool
-    durations: int = 0  # how many durations were read (a story's "booked 60, treated 50" gives two)
+    durations: int  # how many durations were read (a story's "booked 60, treated 50" gives two)
 
 
 def strip_slack_markup(text: str) -> str:
@@ -286,7 +285,7 @@ class Parser:
             segments, loose, unknown, retired = sc.segments, sc.loose, sc.unknown, sc.retired
             problems += sc.problems
             notes += sc.notes
-            rest, has_duration, durations = sc.work, sc.has_duration, sc.durations
+            rest, durations = sc.work, sc.durations
         else:
             segments = [seg for _, sc in scans for seg in sc.segments]
             loose = [m for _, sc in scans for m in sc.loose]
@@ -296,16 +295,15 @@ class Parser:
                 problems.extend(sc.problems)
                 notes.extend(sc.notes)
             rest = " ".join(sc.work for _, sc in scans)
-            has_duration = any(sc.has_duration for _, sc in scans)
             durations = sum(sc.durations for _, sc in scans)
 
         reverse = claimed = None
         if "unit" in rest.lower():
             rm = _REVERSE.search(rest)
-            if rm and not has_duration and _REVERSE_ASK.search(rest):
+            if rm and not durations and _REVERSE_ASK.search(rest):
                 reverse = int(rm.group("n"))
                 rest = _blank(rest, [rm.span()])
-            elif rm and has_duration:
+            elif rm and durations:
                 cm = _CLAIM.search(text)
                 if cm:
                     claimed = int(cm.group("n") or cm.group("n2"))
@@ -463,7 +461,7 @@ class Parser:
                 continue  # an unknown code's minutes stay with it (the answer is an error naming it)
             kept.append(seg)
         durations = sum(1 for t in tokens if t[2] == "dur")
-        return _Scan(kept, loose, problems, unknown, retired, notes, work, has_duration, durations)
+        return _Scan(kept, loose, problems, unknown, retired, notes, work, durations)
 
 
 def _lower(text: str) -> str:
